@@ -1,0 +1,3 @@
+from dixit.cli import main
+
+main()

@@ -1,0 +1,177 @@
+"""Evaluation domains: the exact, reproducible set of inputs a challenge is judged on.
+
+A domain is named by a short spec string that is part of the sealed challenge metadata:
+
+- ``grid:PxQ`` (or ``grid:PxQxR``...): every integer tuple, row-major, as int64 of shape (N, d).
+- ``tokens:VxL`` / ``tokens:VxL:N``: every length-L sequence over a vocabulary of V (int64 (N, L));
+  with N, N sequences sampled with the challenge's seed so every replay sees the same inputs.
+- ``dataset:PATH``: the tensor named ``inputs`` in a safetensors file (PATH relative to the
+  tournament root, for example ``scoring/data/mnist.safetensors``).
+
+Inputs are produced in batches so memory stays flat as the domain grows; ``identity`` is a
+stable hash of the spec and (for datasets) of the data itself, covered by every seal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dixit.errors import ChallengeError
+
+if TYPE_CHECKING:
+    import torch
+
+MAX_ENUMERATED = 50_000_000  # refuse domains whose full enumeration is absurd
+_GRID = re.compile(r"^grid:(\d+(?:x\d+)+)$")
+_TOKENS = re.compile(r"^tokens:(\d+)x(\d+)(?::(\d+))?$")
+_DATASET = re.compile(r"^dataset:([A-Za-z0-9_./-]+\.safetensors)$")
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A parsed domain spec; cheap to build, inputs are only materialized on demand."""
+
+    spec: str
+    kind: str
+    dims: tuple[int, ...] = ()
+    sample: int | None = None
+    seed: int = 0
+    path: Path | None = None
+    _data_hash: str = field(default="", compare=False)
+
+    @property
+    def size(self) -> int:
+        if self.kind == "grid":
+            return math.prod(self.dims)
+        if self.kind == "tokens":
+            return self.sample if self.sample is not None else self.dims[0] ** self.dims[1]
+        return int(self._dataset_shape()[0])
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input (without the batch dimension)."""
+        if self.kind == "grid":
+            return (len(self.dims),)
+        if self.kind == "tokens":
+            return (self.dims[1],)
+        return tuple(int(d) for d in self._dataset_shape()[1:])
+
+    @property
+    def is_grid2d(self) -> bool:
+        return self.kind == "grid" and len(self.dims) == 2
+
+    def identity(self) -> str:
+        """Stable hash naming exactly these inputs (spec, sampling seed, dataset bytes)."""
+        h = hashlib.sha256(b"dixit/domain/v1\x00")
+        h.update(self.spec.encode())
+        if self.kind == "tokens" and self.sample is not None:
+            h.update(f"\x00seed={self.seed}".encode())
+        if self.kind == "dataset":
+            h.update(b"\x00" + self._data_hash.encode())
+        return h.hexdigest()
+
+    def batches(self, batch_size: int = 4096) -> Iterator[torch.Tensor]:
+        """Yield the inputs in order, ``batch_size`` at a time."""
+        for start in range(0, self.size, batch_size):
+            yield self.slice(start, min(start + batch_size, self.size))
+
+    def slice(self, start: int, stop: int) -> torch.Tensor:
+        """Inputs ``start`` to ``stop`` (exclusive) in the domain's canonical order."""
+        import torch
+
+        if self.kind == "grid":
+            idx = torch.arange(start, stop, dtype=torch.int64)
+            cols = []
+            for d in reversed(self.dims):
+                cols.append(idx % d)
+                idx = idx // d
+            return torch.stack(list(reversed(cols)), dim=1)
+        if self.kind == "tokens":
+            if self.sample is None:
+                idx = torch.arange(start, stop, dtype=torch.int64)
+                vocab, length = self.dims
+                cols = []
+                for _ in range(length):
+                    cols.append(idx % vocab)
+                    idx = idx // vocab
+                return torch.stack(list(reversed(cols)), dim=1)
+            return self._sampled()[start:stop]
+        return self._dataset()[start:stop]
+
+    def all(self) -> torch.Tensor:
+        return self.slice(0, self.size)
+
+    # -- datasets and samples ---------------------------------------------------------------
+
+    def _sampled(self) -> torch.Tensor:
+        import torch
+
+        vocab, length = self.dims
+        gen = torch.Generator().manual_seed(self.seed)
+        assert self.sample is not None
+        return torch.randint(0, vocab, (self.sample, length), generator=gen, dtype=torch.int64)
+
+    def _dataset(self) -> torch.Tensor:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        assert self.path is not None
+        try:
+            tensors = load_file(str(self.path))
+        except (OSError, SafetensorError) as exc:
+            raise ChallengeError(f"cannot read dataset {self.path}: {exc}") from None
+        if "inputs" not in tensors:
+            raise ChallengeError(f"dataset {self.path} has no tensor named 'inputs'")
+        return tensors["inputs"]
+
+    def _dataset_shape(self) -> tuple[int, ...]:
+        from safetensors import safe_open
+
+        assert self.path is not None
+        try:
+            with safe_open(str(self.path), framework="pt") as f:
+                if "inputs" not in f.keys():  # noqa: SIM118 - safe_open has no __contains__
+                    raise ChallengeError(f"dataset {self.path} has no tensor named 'inputs'")
+                return tuple(f.get_slice("inputs").get_shape())
+        except OSError as exc:
+            raise ChallengeError(f"cannot read dataset {self.path}: {exc}") from None
+
+
+def parse(spec: str, *, root: Path | None = None, seed: int = 0) -> Domain:
+    """Parse a domain spec; ``root`` resolves dataset paths, ``seed`` drives token sampling."""
+    spec = spec.strip()
+    if m := _GRID.match(spec):
+        dims = tuple(int(d) for d in m.group(1).split("x"))
+        if any(d < 1 for d in dims) or math.prod(dims) > MAX_ENUMERATED:
+            raise ChallengeError(f"grid domain {spec!r}: every side must be >= 1 and the "
+                                 f"grid at most {MAX_ENUMERATED:,} points")
+        return Domain(spec=spec, kind="grid", dims=dims)
+    if m := _TOKENS.match(spec):
+        vocab, length = int(m.group(1)), int(m.group(2))
+        sample = int(m.group(3)) if m.group(3) else None
+        if vocab < 1 or length < 1:
+            raise ChallengeError(f"tokens domain {spec!r}: vocabulary and length must be >= 1")
+        if sample is None and vocab**length > MAX_ENUMERATED:
+            raise ChallengeError(
+                f"tokens domain {spec!r} has {vocab}^{length} sequences; "
+                f"add a sample size, e.g. tokens:{vocab}x{length}:100000")
+        if sample is not None and not 1 <= sample <= MAX_ENUMERATED:
+            raise ChallengeError(f"tokens domain {spec!r}: sample size out of range")
+        return Domain(spec=spec, kind="tokens", dims=(vocab, length), sample=sample, seed=seed)
+    if m := _DATASET.match(spec):
+        rel = Path(m.group(1))
+        if rel.is_absolute() or ".." in rel.parts:
+            raise ChallengeError(f"dataset path in {spec!r} must be relative, without '..'")
+        path = (root or Path.cwd()) / rel
+        if not path.is_file():
+            raise ChallengeError(f"dataset {rel} not found under {root or Path.cwd()}")
+        data_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+        return Domain(spec=spec, kind="dataset", path=path, _data_hash=data_hash)
+    raise ChallengeError(
+        f"unknown domain {spec!r}; use grid:PxQ, tokens:VOCABxLEN[:N] or dataset:PATH.safetensors")
