@@ -136,7 +136,7 @@ class Domain:
         assert self.path is not None
         try:
             with safe_open(str(self.path), framework="pt") as f:
-                if "inputs" not in f.keys():  # noqa: SIM118 - safe_open has no __contains__
+                if "inputs" not in f.keys():
                     raise ChallengeError(f"dataset {self.path} has no tensor named 'inputs'")
                 return tuple(f.get_slice("inputs").get_shape())
         except OSError as exc:

@@ -1,0 +1,393 @@
+"""The library API behind every writing command: each action is one signed ledger commit.
+
+Every action validates against the snapshot it is given (phase, ownership, registration) and
+raises a DixitError to refuse, in which case nothing is written. Secrets a team needs to reveal
+later (salts and sealed bytes) are kept in its key store, never in the ledger.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import toml
+
+from dixit import challenge as local
+from dixit import clock, entries, keystore, models, protocol, seal
+from dixit import state as st
+from dixit.errors import ChallengeError, EntryError, KeyStoreError, PhaseError, UsageError
+from dixit.fsutil import atomic_write
+from dixit.ledger import Change, Ledger, Snapshot, find_root, init_repo
+from dixit.rulebook import DEFAULT_RULES_TOML
+
+Warn = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def open_ledger(path: Path | None) -> Ledger:
+    return Ledger(find_root(path or Path.cwd()))
+
+
+def load_state(ledger: Ledger) -> st.State:
+    return st.load(ledger.snapshot())
+
+
+# -- init and teams --------------------------------------------------------------------------
+
+
+def init(root: Path, name: str, *, escrow: bool = True, bare: Path | None = None) -> st.Info:
+    """Create a tournament repository at ``root`` (and optionally its shared bare remote)."""
+    if not name.strip() or len(name) > 200 or any(ord(c) < 32 for c in name):
+        raise UsageError("--name must be 1-200 printable characters")
+    if (root / "tournament.toml").exists() or (root.exists() and any(root.iterdir())):
+        raise UsageError(f"{root} exists and is not empty; choose a new folder")
+    if bare is not None and bare.exists():
+        raise UsageError(f"{bare} already exists; choose a new path for the shared ledger")
+    tid = uuid.uuid4().hex[:16]
+    organizer, closer = keystore.generate("organizer"), keystore.generate("closer")
+    info = {"tournament": {"id": tid, "name": name, "created": clock.iso(clock.now()),
+                           "escrow": escrow, "format": 1},
+            "organizer": {"key": organizer.public},
+            "closer": {"key": closer.public, "escrow_key": closer.escrow_public}}
+    files: dict[str, bytes | None] = {
+        "tournament.toml": entries.signed(info, organizer.signing),
+        "scoring/rules.toml": DEFAULT_RULES_TOML.encode(),
+        "teams/README.md": b"One file per team, <name>.toml, signed by the organizer.\n",
+        "rounds/README.md": b"One folder per round (001, 002, ...); see `dixit status`.\n",
+        "scoring/data/README.md": b"Shared evaluation data (safetensors) for dataset: domains.\n",
+        ".gitignore": b"__pycache__/\n*.pyc\n",
+    }
+    created = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        ledger = init_repo(root)
+        with ledger.lock():
+            new = ledger._commit(None, Change(files, f"init: tournament {name}", "organizer"))
+            ledger._move(None, new)
+        if bare is not None:
+            attach_bare_remote(ledger, bare)
+        keystore.save(tid, organizer)
+        keystore.save(tid, closer)
+    except BaseException:
+        # Leave nothing behind: a half-made tournament is worse than none.
+        shutil.rmtree(root / ".git", ignore_errors=True)
+        for p in files:
+            (root / p).unlink(missing_ok=True)
+        if created:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    return st.read_info(ledger.snapshot())
+
+
+def attach_bare_remote(ledger: Ledger, bare: Path) -> None:
+    import git
+
+    git.Repo.init(bare, bare=True, initial_branch="main")
+    ledger.repo.create_remote("origin", str(bare.resolve()))
+    ledger.repo.git.push("-q", "-u", "origin", "main")
+
+
+def team_add(ledger: Ledger, name: str, public_key: str | None = None) -> tuple[st.Team, Path | None]:
+    """Register a team, generating its key pair unless its public key is given."""
+    entries.check_name(name)
+    snap0 = ledger.snapshot()
+    info = st.read_info(snap0)
+    organizer = keystore.load(info.id, "organizer")
+    ident = None
+    if public_key is None:
+        if keystore.path_for(info.id, keystore.team_identity(name)).exists():
+            raise KeyStoreError(f"a key for team '{name}' already exists in the key store")
+        ident = keystore.generate(keystore.team_identity(name))
+        public_key = ident.public
+    else:
+        seal.load_public_key(public_key)
+    added = clock.iso(clock.now())
+
+    def build(snap: Snapshot) -> Change:
+        state = st.load(snap)
+        if name in state.teams:
+            raise EntryError(f"team '{name}' is already registered")
+        doc = {"team": {"name": name, "key": public_key, "added": added}}
+        return Change({f"teams/{name}.toml": entries.signed(doc, organizer.signing)},
+                      f"team: register {name}", "organizer")
+
+    # The key is saved only after the team is in the ledger, so a refused add leaves no key.
+    ledger.append(build)
+    path = keystore.save(info.id, ident) if ident else None
+    return st.Team(name, public_key, added), path
+
+
+# -- rounds -----------------------------------------------------------------------------------
+
+
+def round_open(ledger: Ledger, propose_by: str | None, submit_by: str | None) -> st.Round:
+    base = clock.now()
+    p_by = clock.parse_when(propose_by or "+2d", base)
+    s_by = clock.parse_when(submit_by or "+7d", base) if submit_by else p_by + (
+        clock.parse_when("+5d", base) - base)
+    if p_by <= base:
+        raise UsageError("--propose-by must be in the future")
+    if s_by <= p_by:
+        raise UsageError("--submit-by must be after --propose-by")
+    info = st.read_info(ledger.snapshot())
+    organizer = keystore.load(info.id, "organizer")
+    holder: dict[str, st.Round] = {}
+
+    def build(snap: Snapshot) -> Change:
+        state = st.load(snap)
+        cur = state.current
+        if cur is not None and not cur.closed:
+            raise PhaseError(f"round {cur.number} is still open; close it with `dixit score` "
+                             "before opening the next")
+        if len(state.teams) < 2:
+            raise PhaseError("a round needs at least two registered teams (`dixit team add`)")
+        number = (cur.number + 1) if cur else 1
+        doc = {"round": {"number": number, "propose_by": clock.iso(p_by),
+                         "submit_by": clock.iso(s_by), "opened": clock.iso(base)}}
+        holder["round"] = st.Round(number, p_by, s_by, clock.iso(base))
+        return Change({f"{st.round_dir(number)}/round.toml": entries.signed(
+            doc, organizer.signing)}, f"round: open {number:03d}", "organizer")
+
+    ledger.append(build)
+    return holder["round"]
+
+
+# -- secrets kept by a team for its own reveals ------------------------------------------------
+
+
+def _secret_path(tid: str, round_no: int, team: str, item: str) -> Path:
+    return keystore.home() / tid / "secrets" / f"r{round_no:03d}-{team}-{item}.toml"
+
+
+def _keep_secret(tid: str, round_no: int, team: str, item: str, salt: bytes,
+                 payload: bytes) -> None:
+    path = _secret_path(tid, round_no, team, item)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    atomic_write(path, toml.dumps({"salt": seal.b64(salt), "payload": seal.b64(payload)}).encode(),
+                 mode=0o600)
+
+
+def _load_secret(tid: str, round_no: int, team: str, item: str) -> tuple[bytes, bytes]:
+    path = _secret_path(tid, round_no, team, item)
+    try:
+        data = toml.loads(path.read_text())
+        return seal.unb64(data["salt"]), seal.unb64(data["payload"])
+    except FileNotFoundError:
+        raise KeyStoreError(f"no kept secret for {team}'s {item} in round {round_no} at {path}"
+                            ) from None
+    except (KeyError, ValueError, toml.TomlDecodeError, EntryError):
+        raise KeyStoreError(f"kept secret {path} is damaged") from None
+
+
+# -- propose -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Proposed:
+    round: int
+    team: str
+    commitment: str
+    model_sha256: str
+    claimed_accuracy: float
+    whole_domain_accuracy: float
+
+
+def _require_open(rnd: st.Round, now: datetime, action: str, until: datetime) -> None:
+    if rnd.closed:
+        raise PhaseError(f"round {rnd.number} is closed; {action} is no longer possible")
+    if now >= until:
+        raise PhaseError(f"too late: {action} in round {rnd.number} closed at {clock.iso(until)} "
+                         f"(now {clock.iso(now)})")
+
+
+def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Proposed:
+    """Seal and publish a challenge folder into the current round."""
+    entries.check_name(team)
+    state = load_state(ledger)
+    info, rules = state.info, state.rules
+    ch = local.read(folder)
+    labeler = local.read_program(ch.labeler, rules.max_program_bytes, "labeler")
+    if not ch.weights.is_file():
+        raise ChallengeError(f"model {ch.weights} not found")
+    model_bytes = ch.weights.read_bytes()
+    if len(model_bytes) > rules.max_model_bytes:
+        raise ChallengeError(f"model {ch.weights} is {len(model_bytes):,} bytes, over the "
+                             f"rulebook's limit of {rules.max_model_bytes:,}")
+    models.load_weights(ch.model, ch.weights)  # refuses anything that is not a clean safetensors
+    from dixit import domains
+
+    domain = domains.parse(ch.meta["domain"], root=ledger.root, seed=int(ch.meta["seed"]))
+    key = keystore.load(info.id, keystore.team_identity(team))
+    model_sha = seal.sha256_hex(model_bytes)
+    claimed = float(ch.meta["claimed_accuracy"])
+    frac = float(ch.meta["train_frac"])
+    train_acc = float(ch.meta.get("train_accuracy", claimed))
+    whole = frac * train_acc + (1 - frac) * claimed if frac < 1 else claimed
+    if whole >= rules.threshold:
+        warn(f"running the model solves it: its accuracy over the domain (~{whole:.2%}) "
+             f"meets the solve threshold ({rules.threshold:.2%}); any team can submit the model")
+    holder: dict[str, Proposed] = {}
+
+    def build(snap: Snapshot) -> Change:
+        s = st.load(snap)
+        if s.team_key(team) != key.public:
+            raise KeyStoreError(f"the key in the key store is not the one registered for '{team}'")
+        rnd = s.round(None)
+        _require_open(rnd, clock.now(), "proposing", rnd.propose_by)
+        if team in rnd.challenges:
+            raise PhaseError(f"'{team}' already proposed a challenge in round {rnd.number}")
+        kind = str(ch.meta.get("kind", "labeler"))
+        context = protocol.labeler_context(info.id, rnd.number, team, kind, domain.identity(),
+                                           model_sha)
+        seal_table, salt, blob = protocol.make_seal(
+            context, labeler, info.closer_escrow_key if info.escrow else None)
+        seal_table.update({"domain_id": domain.identity(), "model_sha256": model_sha})
+        _keep_secret(info.id, rnd.number, team, st.LABELER, salt, labeler)
+        meta = {"team": team, "round": rnd.number, "kind": kind, "domain": domain.spec,
+                "seed": int(ch.meta["seed"]), "train_frac": frac, "claimed_accuracy": claimed,
+                "train_accuracy": train_acc, "model": "model.safetensors",
+                "proposed": clock.iso(clock.now())}
+        base = f"{st.round_dir(rnd.number)}/challenges/{team}"
+        doc = {"challenge": meta, "model": ch.model, "seal": seal_table}
+        files: dict[str, bytes | None] = {f"{base}/challenge.toml": entries.signed(doc, key.signing),
+                                          f"{base}/model.safetensors": model_bytes}
+        if blob is not None:
+            files[f"{base}/labeler.escrow"] = blob
+        holder["p"] = Proposed(rnd.number, team, seal_table["commitment"], model_sha, claimed,
+                               whole)
+        return Change(files, f"propose: {team} in round {rnd.number:03d}", team)
+
+    ledger.append(build)
+    return holder["p"]
+
+
+# -- submit ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Submitted:
+    round: int
+    team: str
+    target: str
+    commitment: str
+    replaced: bool
+
+
+def submit(ledger: Ledger, team: str, target: str, program: Path) -> Submitted:
+    """Seal and publish ``team``'s program for ``target``'s challenge in the current round."""
+    entries.check_name(team)
+    entries.check_name(target, "challenge (team name)")
+    state = load_state(ledger)
+    info = state.info
+    state.team_key(team)
+    state.team_key(target)
+    if team == target:
+        raise PhaseError(f"'{team}' cannot submit to its own challenge")
+    source = local.read_program(program, state.rules.max_program_bytes)
+    key = keystore.load(info.id, keystore.team_identity(team))
+    holder: dict[str, Submitted] = {}
+
+    def build(snap: Snapshot) -> Change:
+        s = st.load(snap)
+        if s.team_key(team) != key.public:
+            raise KeyStoreError(f"the key in the key store is not the one registered for '{team}'")
+        rnd = s.round(None)
+        _require_open(rnd, clock.now(), "submitting", rnd.submit_by)
+        ch = rnd.challenges.get(target)
+        if ch is None:
+            raise PhaseError(f"'{target}' has not proposed a challenge in round {rnd.number} "
+                             f"(proposed so far: {', '.join(sorted(rnd.challenges)) or 'none'})")
+        context = protocol.program_context(info.id, rnd.number, team, target,
+                                           str(ch.seal.get("commitment", "")))
+        seal_table, salt, blob = protocol.make_seal(
+            context, source, info.closer_escrow_key if info.escrow else None)
+        _keep_secret(info.id, rnd.number, team, target, salt, source)
+        doc = {"submission": {"team": team, "target": target, "round": rnd.number,
+                              "submitted": clock.iso(clock.now())}, "seal": seal_table}
+        base = f"{st.round_dir(rnd.number)}/submissions/{team}"
+        files: dict[str, bytes | None] = {f"{base}/{target}.toml": entries.signed(doc, key.signing),
+                                          f"{base}/{target}.escrow": blob}
+        replaced = (team, target) in rnd.submissions
+        holder["s"] = Submitted(rnd.number, team, target, seal_table["commitment"], replaced)
+        verb = "resubmit" if replaced else "submit"
+        return Change(files, f"{verb}: {team} -> {target} in round {rnd.number:03d}", team)
+
+    ledger.append(build)
+    return holder["s"]
+
+
+# -- reveal ------------------------------------------------------------------------------------
+
+
+def reveal_files(rnd: st.Round, owner: str, item: str, salt: bytes, payload: bytes, by: str,
+                 key: Any) -> dict[str, bytes | None]:
+    """The ledger files of one reveal record (signed by the team or the closer)."""
+    base = f"{st.round_dir(rnd.number)}/reveals/{owner}"
+    doc = {"reveal": {"owner": owner, "item": item, "round": rnd.number, "by": by,
+                      "salt": seal.b64(salt), "file": f"{item}.py",
+                      "sha256": seal.sha256_hex(payload)}}
+    return {f"{base}/{item}.toml": entries.signed(doc, key), f"{base}/{item}.py": payload}
+
+
+def sealed_items(rnd: st.Round, team: str) -> list[str]:
+    items = [st.LABELER] if team in rnd.challenges else []
+    return items + sorted(t for (s, t) in rnd.submissions if s == team)
+
+
+def context_for(state: st.State, rnd: st.Round, owner: str, item: str) -> dict[str, Any]:
+    if item == st.LABELER:
+        ch = rnd.challenges[owner]
+        return protocol.labeler_context(state.info.id, rnd.number, owner, ch.kind,
+                                        str(ch.seal.get("domain_id", "")),
+                                        str(ch.seal.get("model_sha256", "")))
+    ch = rnd.challenges[item]
+    return protocol.program_context(state.info.id, rnd.number, owner, item,
+                                    str(ch.seal.get("commitment", "")))
+
+
+def seal_of(rnd: st.Round, owner: str, item: str) -> dict[str, Any]:
+    return rnd.challenges[owner].seal if item == st.LABELER else rnd.submissions[(owner, item)].seal
+
+
+def reveal(ledger: Ledger, team: str, round_no: int | None = None) -> list[str]:
+    """Reveal ``team``'s sealed labeler and programs (after submit-by); return items revealed."""
+    entries.check_name(team)
+    state = load_state(ledger)
+    key = keystore.load(state.info.id, keystore.team_identity(team))
+    holder: dict[str, list[str]] = {}
+
+    def build(snap: Snapshot) -> Change:
+        s = st.load(snap)
+        if s.team_key(team) != key.public:
+            raise KeyStoreError(f"the key in the key store is not the one registered for '{team}'")
+        rnd = s.round(round_no)
+        if rnd.closed:
+            raise PhaseError(f"round {rnd.number} is closed; nothing left to reveal")
+        if clock.now() < rnd.submit_by:
+            raise PhaseError(f"too early: reveals open after submit-by "
+                             f"({clock.iso(rnd.submit_by)}), so no one can copy a secret")
+        files: dict[str, bytes | None] = {}
+        done: list[str] = []
+        for item in sealed_items(rnd, team):
+            if (team, item) in rnd.reveals:
+                continue
+            salt, payload = _load_secret(s.info.id, rnd.number, team, item)
+            protocol.check_reveal(seal_of(rnd, team, item), context_for(s, rnd, team, item),
+                                  salt, payload, f"{team}'s {item}")
+            files.update(reveal_files(rnd, team, item, salt, payload, "team", key.signing))
+            done.append(item)
+        if not files:
+            raise PhaseError(f"'{team}' has nothing left to reveal in round {rnd.number}")
+        holder["done"] = done
+        return Change(files, f"reveal: {team} in round {rnd.number:03d}", team)
+
+    ledger.append(build)
+    return holder["done"]

@@ -1,0 +1,410 @@
+"""The ``dixit`` command: parses, calls the library, renders. No rules or ledger logic here.
+
+Exit codes: 0 success; 1 a refused action or a failed check (one line on stderr says what and
+how to fix it, and the ledger is unchanged); 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from dixit.errors import DixitError
+
+app = typer.Typer(
+    name="dixit",
+    help="Run interpretability challenge tournaments under Dixit rules, kept in a git ledger.\n\n"
+    "A round: the organizer opens it; every team trains a model on a secret labeler and "
+    "proposes it (sealed); teams submit programs that recover each other's labelers (sealed); "
+    "after the deadline `dixit score` reveals, replays every program in a sandbox and applies "
+    "Dixit scoring: a proposer scores most when exactly one other team solves its challenge.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+team_app = typer.Typer(help="Register and list teams.", no_args_is_help=True)
+round_app = typer.Typer(help="Open rounds.", no_args_is_help=True)
+challenge_app = typer.Typer(help="Make challenge folders (train a model on a labeler).",
+                            no_args_is_help=True)
+app.add_typer(team_app, name="team")
+app.add_typer(round_app, name="round")
+app.add_typer(challenge_app, name="challenge")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+_ctx: dict[str, Path | None] = {"root": None}
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+TeamOpt = Annotated[str, typer.Option("--team", "-t", envvar="DIXIT_TEAM",
+                                      help="The team acting (or $DIXIT_TEAM).")]
+RoundOpt = Annotated[int | None, typer.Option("--round", "-r", min=1,
+                                              help="Round number (default: the current one).")]
+
+
+@app.callback()
+def _root(
+    path: Annotated[Path | None, typer.Option(
+        "-C", help="Work on the tournament at PATH (default: the current directory or the "
+        "nearest parent that is a tournament).")] = None,
+) -> None:
+    _ctx["root"] = path
+
+
+def _ledger() -> Any:
+    from dixit import actions
+
+    return actions.open_ledger(_ctx["root"])
+
+
+def _emit(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def _say(msg: str) -> None:
+    err.print(Text(msg))
+
+
+def _warn(msg: str) -> None:
+    err.print(Text("warning: ", style="yellow bold") + Text(msg))
+
+
+@contextmanager
+def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on a terminal; nothing in --json mode or CI logs."""
+    if quiet or not err.is_terminal or os.environ.get("CI"):
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+# -- tournament and teams -----------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the tournament in.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="The tournament's display name.")],
+    no_escrow: Annotated[bool, typer.Option(
+        "--no-escrow", help="Do not escrow secrets to the closer; teams must `dixit reveal`.")
+    ] = False,
+    bare: Annotated[Path | None, typer.Option(
+        "--bare", help="Also create a shared bare repository at this path and push to it "
+        "(teams then `git clone` it).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a tournament: a git repository with tournament.toml, teams/, rounds/, the rulebook
+    scoring/rules.toml and the closer's public key. Private keys go to the key store
+    ($DIXIT_HOME, default ~/.config/dixit)."""
+    from dixit import actions, keystore
+
+    info = actions.init(directory, name, escrow=not no_escrow, bare=bare)
+    data = {"id": info.id, "name": info.name, "path": str(directory),
+            "keys": str(keystore.home() / info.id), "remote": str(bare) if bare else None}
+    if as_json:
+        _emit(data)
+        return
+    _say(f"created tournament '{info.name}' ({info.id}) in {directory}")
+    _say(f"organizer and closer keys: {data['keys']} (keep them; they are not in the repo)")
+    if bare:
+        _say(f"shared ledger: {bare} (teams: git clone {bare} DIR)")
+
+
+@team_app.command("add")
+def team_add(
+    name: Annotated[str, typer.Argument(help="Team name: 1-32 of a-z 0-9 - _.")],
+    key: Annotated[str | None, typer.Option(
+        "--key", help="The team's Ed25519 public key (base64), if the team made its own; "
+        "otherwise a key pair is generated into the key store.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a team (organizer only): its public key is committed under teams/."""
+    from dixit import actions
+
+    team, path = actions.team_add(_ledger(), name, key)
+    if as_json:
+        _emit({"team": team.name, "key": team.key, "private_key": str(path) if path else None})
+        return
+    _say(f"registered team '{team.name}'" + (f"; private key: {path}" if path else ""))
+
+
+@team_app.command("list")
+def team_list(as_json: JsonOpt = False) -> None:
+    """List the registered teams and their public keys."""
+    from dixit import actions, views
+
+    data = views.teams(actions.load_state(_ledger()))
+    if as_json:
+        _emit(data)
+        return
+    from rich.table import Table
+
+    table = Table(title="Teams", title_justify="left")
+    table.add_column("team")
+    table.add_column("public key")
+    table.add_column("registered")
+    for t in data["teams"]:
+        table.add_row(Text(t["name"]), Text(t["key"]), Text(t["added"]))
+    out.print(table)
+
+
+# -- rounds and challenges ----------------------------------------------------------------------
+
+
+@round_app.command("open")
+def round_open(
+    propose_by: Annotated[str | None, typer.Option(
+        "--propose-by", help="Deadline for proposals: ISO-8601 (2026-12-01T18:00Z) or relative "
+        "(+2d, +90m). Default +2d.")] = None,
+    submit_by: Annotated[str | None, typer.Option(
+        "--submit-by", help="Deadline for submissions (after --propose-by). Default: 5 days "
+        "after --propose-by.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open the next round (organizer only; the previous round must be closed)."""
+    from dixit import actions, clock
+
+    rnd = actions.round_open(_ledger(), propose_by, submit_by)
+    data = {"round": rnd.number, "propose_by": clock.iso(rnd.propose_by),
+            "submit_by": clock.iso(rnd.submit_by)}
+    if as_json:
+        _emit(data)
+        return
+    _say(f"opened round {rnd.number:03d}: propose by {data['propose_by']}, "
+         f"submit by {data['submit_by']}")
+
+
+@challenge_app.command("new")
+def challenge_new(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the challenge into (new).")],
+    labeler: Annotated[Path, typer.Option("--labeler", "-l",
+                                          help="Python file defining label(x).")],
+    domain: Annotated[str, typer.Option(
+        "--domain", "-d", help="Evaluation domain: grid:PxQ, tokens:VxL[:N] or "
+        "dataset:PATH.safetensors.")],
+    arch: Annotated[str, typer.Option("--arch", help="Model architecture.")] = "mlp",
+    train_frac: Annotated[float, typer.Option(
+        "--train-frac", help="Fraction of the domain trained on; the rest is held out.")] = 0.5,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of split, init and sampling.")] = 0,
+    steps: Annotated[int, typer.Option("--steps", help="Optimizer steps.")] = 400,
+    hidden: Annotated[str | None, typer.Option(
+        "--hidden", help="MLP hidden sizes, comma-separated (default 256,256).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a challenge model on a labeler over a domain and write OUT/ with challenge.toml,
+    model.safetensors and the labeler. Prints train and held-out accuracy."""
+    from dixit import challenge
+    from dixit.errors import UsageError
+    from dixit.ledger import find_root
+
+    try:
+        sizes = [int(h) for h in hidden.split(",")] if hidden else None
+    except ValueError:
+        raise UsageError("--hidden takes sizes like 128,128") from None
+    try:
+        root = find_root(_ctx["root"] or Path.cwd())
+    except DixitError:
+        root = _ctx["root"] or Path.cwd()
+    with _progress("training", as_json) as tick:
+        summary = challenge.create(out_dir, labeler, domain, arch=arch, train_frac=train_frac,
+                                   seed=seed, steps=steps, hidden=sizes, root=root,
+                                   progress=tick)
+    if as_json:
+        _emit(summary)
+        return
+    _say(f"trained {arch} ({summary['parameters']:,} parameters) in {summary['seconds']:.1f} s: "
+         f"train accuracy {summary['train_accuracy']:.2%}, held-out accuracy "
+         f"{summary['heldout_accuracy']:.2%}")
+    _say(f"wrote {out_dir}/ (propose it with `dixit propose --team TEAM {out_dir}`)")
+
+
+@app.command()
+def propose(
+    folder: Annotated[Path, typer.Argument(help="Challenge folder from `dixit challenge new`.")],
+    team: TeamOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Seal and publish a challenge into the current round: the model in the clear, the labeler
+    sealed (salted SHA-256) and escrowed to the closer, signed with the team's key."""
+    from dixit import actions
+
+    p = actions.propose(_ledger(), team, folder, warn=_warn)
+    data = {"round": p.round, "team": p.team, "commitment": p.commitment,
+            "model_sha256": p.model_sha256, "claimed_accuracy": p.claimed_accuracy}
+    if as_json:
+        _emit(data)
+        return
+    _say(f"proposed {team}'s challenge in round {p.round:03d} (claimed held-out accuracy "
+         f"{p.claimed_accuracy:.2%}); seal {p.commitment[:16]}…")
+
+
+@app.command()
+def submit(
+    program: Annotated[Path, typer.Argument(help="Python file defining label(x).")],
+    team: TeamOpt,
+    challenge: Annotated[str, typer.Option("--challenge", "-c",
+                                           help="The team whose challenge this solves.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Seal and publish a program for another team's challenge (replaces an earlier one)."""
+    from dixit import actions
+
+    s = actions.submit(_ledger(), team, challenge, program)
+    data = {"round": s.round, "team": s.team, "challenge": s.target,
+            "commitment": s.commitment, "replaced": s.replaced}
+    if as_json:
+        _emit(data)
+        return
+    _say(f"{'re' if s.replaced else ''}submitted {team}'s program for {challenge}'s challenge "
+         f"in round {s.round:03d}; seal {s.commitment[:16]}…")
+
+
+@app.command()
+def reveal(team: TeamOpt, round_no: RoundOpt = None, as_json: JsonOpt = False) -> None:
+    """Reveal the team's own sealed labeler and programs (after submit-by); each is checked
+    against its seal. Needed when the tournament runs without escrow."""
+    from dixit import actions
+
+    items = actions.reveal(_ledger(), team, round_no)
+    if as_json:
+        _emit({"team": team, "revealed": items})
+        return
+    _say(f"revealed {', '.join(items)} for {team}")
+
+
+@app.command()
+def score(
+    round_no: RoundOpt = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Organizer: close the round before its submit-by.")] = False,
+    allow_weak_isolation: Annotated[bool, typer.Option(
+        "--allow-weak-isolation", help="Score even if the sandbox is weaker than the "
+        "rulebook's replay.isolation.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Close a round: reveal from escrow (closer key from the key store or
+    $DIXIT_CLOSER_KEY), check every seal, replay every program and labeler in a sandbox over
+    the whole domain, apply Dixit scoring, commit rounds/NNN/results.toml and tag the round.
+    Running it again on a closed round writes nothing."""
+    from dixit import report, scoring
+
+    with _progress("replaying", as_json) as tick:
+        outcome = scoring.score(_ledger(), round_no, force=force,
+                                allow_weak=allow_weak_isolation, progress=tick)
+    if as_json:
+        _emit(outcome.results)
+        return
+    if not outcome.written:
+        _say(f"round {outcome.results['round']:03d} was already closed; nothing written")
+    out.print(report.results_table(outcome.results))
+    out.print(report.points_table(outcome.results))
+
+
+@app.command()
+def standings(as_json: JsonOpt = False) -> None:
+    """Points summed over closed rounds, best first (ties: solves, Dixits, name)."""
+    from dixit import actions, report, views
+
+    data = views.standings(actions.load_state(_ledger()))
+    if as_json:
+        _emit(data)
+        return
+    out.print(report.standings_table(data))
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """The current round, its phase and deadlines, and who proposed and submitted what."""
+    from dixit import actions, report, views
+
+    data = views.status(actions.load_state(_ledger()))
+    if as_json:
+        _emit(data)
+        return
+    out.print(report.status_table(data))
+
+
+@app.command()
+def verify(
+    round_no: RoundOpt = None,
+    no_replay: Annotated[bool, typer.Option(
+        "--no-replay", help="Re-score from recorded agreements instead of replaying.")] = False,
+    allow_weak_isolation: Annotated[bool, typer.Option(
+        "--allow-weak-isolation", help="Replay even with a weaker sandbox.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-check every signature and seal and re-score every closed round from the ledger
+    alone. Exits 1 naming each problem."""
+    from dixit import verify as v
+
+    with _progress("verifying", as_json) as tick:
+        rep = v.verify(_ledger(), round_no, replay=not no_replay,
+                       allow_weak=allow_weak_isolation, progress=tick)
+    if as_json:
+        _emit(rep.as_dict())
+    else:
+        for p in rep.problems:
+            err.print(Text("✗ ", style="red") + Text(p))
+        checked = ", ".join(f"{n} {what}" for what, n in rep.checked.items())
+        if rep.problems:
+            _say(f"verify: {len(rep.problems)} problem(s); checked {checked}")
+        else:
+            _say(f"verify: ok ({checked})")
+    if rep.problems:
+        raise typer.Exit(1)
+
+
+@app.command()
+def doctor(as_json: JsonOpt = False) -> None:
+    """Show what isolation this machine's kernel gives replayed programs."""
+    from dixit import replay
+
+    iso = replay.probe_isolation()
+    if as_json:
+        _emit(iso.as_dict())
+        return
+    _say(f"sandbox isolation: {iso.level} ({iso.describe()})")
+
+
+def main() -> None:
+    """Entry point: one line and exit code 1 (2 for usage) for every expected failure."""
+    try:
+        app(standalone_mode=False)
+    except DixitError as exc:
+        err.print(Text("error: ", style="red bold") + Text(str(exc)))
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print(Text("aborted"))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print(Text("interrupted; the ledger is unchanged unless a commit was reported"))
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.UsageError):
+            exc.show(file=sys.stderr)
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show(file=sys.stderr)
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,345 @@
+"""The git-backed ledger: read a commit's files, append one entry as one commit, atomically.
+
+A write never touches the working tree until the new commit exists: blobs and a tree are built
+in a private index, ``update-ref`` moves the branch with a compare-and-swap, and only then are the
+changed files checked out. An error at any step before the swap leaves the repository exactly as
+it was; an error after it (a refused push) moves the branch back.
+
+Writers in one clone are serialized by ``flock`` on ``.git/dixit.lock`` (the kernel drops it when
+a process dies, so a killed writer never leaves a stale lock). Writers in different clones meet
+at the shared remote: the first push wins, the others fetch, re-check and rebuild their entry on
+the new head, and try again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from dixit.errors import LedgerError, NotATournamentError, RetryableError
+
+BRANCH = "main"
+REMOTE = "origin"
+LOCK_TIMEOUT = 60.0
+PUSH_ATTEMPTS = 12
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+_SAFE_REF = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding tournament.toml in a git work tree."""
+    start = start.resolve()
+    for cand in (start, *start.parents):
+        if (cand / "tournament.toml").is_file() and (cand / ".git").exists():
+            return cand
+    raise NotATournamentError(f"{start} is not inside a dixit tournament "
+                              "(no tournament.toml); create one with `dixit init DIR --name NAME` "
+                              "or pass -C PATH")
+
+
+def check_path(path: str) -> str:
+    """Refuse any ledger path that could escape the tree or be taken as a git option."""
+    parts = path.split("/")
+    if not _SAFE_PATH.match(path) or any(p in (".", "..", ".git") or p.startswith("-")
+                                         for p in parts):
+        raise LedgerError(f"refusing unsafe ledger path {path!r}")
+    return path
+
+
+class Snapshot:
+    """The files of one commit, read without touching the working tree."""
+
+    def __init__(self, repo: git.Repo, commit: str | None) -> None:
+        self.repo = repo
+        self.commit = commit
+        self._blobs: dict[str, str] = {}
+        if commit:
+            out = repo.git.ls_tree("-r", "-z", "--full-tree", commit)
+            for rec in out.split("\0"):
+                if not rec:
+                    continue
+                meta, path = rec.split("\t", 1)
+                _mode, kind, sha = meta.split()
+                if kind == "blob":
+                    self._blobs[path] = sha
+
+    def paths(self, prefix: str = "") -> list[str]:
+        return sorted(p for p in self._blobs if p.startswith(prefix))
+
+    def exists(self, path: str) -> bool:
+        return path in self._blobs
+
+    def blob_id(self, path: str) -> str | None:
+        return self._blobs.get(path)
+
+    def read(self, path: str) -> bytes | None:
+        sha = self._blobs.get(path)
+        if sha is None:
+            return None
+        return self.repo.odb.stream(bytes.fromhex(sha)).read()
+
+    def children(self, folder: str) -> list[str]:
+        """Names directly under ``folder`` (files or subfolders)."""
+        prefix = folder.rstrip("/") + "/"
+        return sorted({p[len(prefix):].split("/", 1)[0] for p in self._blobs
+                       if p.startswith(prefix)})
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry: files to write (bytes) or delete (None), and who makes the commit."""
+
+    files: dict[str, bytes | None]
+    message: str
+    author: str
+    tag: str | None = None
+
+
+class Ledger:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        try:
+            self.repo = git.Repo(root)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise NotATournamentError(f"{root} is not a git repository") from None
+        self._check_clean_state()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def head(self) -> str | None:
+        try:
+            return self.repo.git.rev_parse("--verify", "-q", f"refs/heads/{BRANCH}")
+        except git.GitCommandError:
+            return None
+
+    def snapshot(self, commit: str | None = None) -> Snapshot:
+        return Snapshot(self.repo, commit or self.head())
+
+    def has_remote(self) -> bool:
+        return REMOTE in [r.name for r in self.repo.remotes]
+
+    def _check_clean_state(self) -> None:
+        gitdir = Path(self.repo.git_dir)
+        for marker in ("MERGE_HEAD", "REBASE_HEAD", "CHERRY_PICK_HEAD", "rebase-merge",
+                       "rebase-apply"):
+            if (gitdir / marker).exists():
+                raise LedgerError(f"{self.root} is in the middle of a git merge or rebase; "
+                                  "finish or abort it (git merge --abort) first")
+        try:
+            current = self.repo.git.symbolic_ref("-q", "HEAD")
+        except git.GitCommandError:
+            raise LedgerError(f"{self.root} has a detached HEAD; run "
+                              f"`git checkout {BRANCH}` first") from None
+        if current != f"refs/heads/{BRANCH}":
+            raise LedgerError(f"{self.root} is on {current}, not {BRANCH}; run "
+                              f"`git checkout {BRANCH}` first")
+
+    # -- locking ---------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        path = Path(self.repo.git_dir) / "dixit.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + LOCK_TIMEOUT
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise RetryableError("another dixit command is writing to this ledger; "
+                                             "try again in a moment") from None
+                    time.sleep(0.05)
+            # We hold the only writer lock, so a git index.lock left by a killed process is stale.
+            stale = Path(self.repo.git_dir) / "index.lock"
+            if stale.exists():
+                stale.unlink(missing_ok=True)
+            yield
+        finally:
+            os.close(fd)
+
+    # -- remote sync -----------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Fast-forward to the remote's branch (no-op without a remote)."""
+        if not self.has_remote():
+            return
+        try:
+            self.repo.git.fetch("-q", REMOTE,
+                                f"+refs/heads/{BRANCH}:refs/remotes/{REMOTE}/{BRANCH}")
+        except git.GitCommandError as exc:
+            raise RetryableError(f"cannot fetch from the ledger's remote: "
+                                 f"{_first_line(exc.stderr)}") from None
+        theirs = self._remote_head()
+        ours = self.head()
+        if theirs is None or theirs == ours:
+            return
+        if ours is None or self._is_ancestor(ours, theirs):
+            self._move(ours, theirs)
+        elif not self._is_ancestor(theirs, ours):
+            raise LedgerError("this clone's ledger has diverged from its remote; "
+                              f"inspect with `git log --oneline --graph {BRANCH} "
+                              f"{REMOTE}/{BRANCH}`")
+
+    def _remote_head(self) -> str | None:
+        try:
+            return self.repo.git.rev_parse("--verify", "-q", f"refs/remotes/{REMOTE}/{BRANCH}")
+        except git.GitCommandError:
+            return None
+
+    def _is_ancestor(self, a: str, b: str) -> bool:
+        try:
+            self.repo.git.merge_base("--is-ancestor", a, b)
+            return True
+        except git.GitCommandError:
+            return False
+
+    def _move(self, old: str | None, new: str) -> None:
+        """Move the branch from ``old`` to ``new`` (CAS) and update index and work tree."""
+        ref = f"refs/heads/{BRANCH}"
+        try:
+            self.repo.git.update_ref(ref, new, old or "0" * 40)
+        except git.GitCommandError:
+            raise RetryableError("the ledger changed while writing; run the command again"
+                                 ) from None
+        try:
+            if old:
+                self.repo.git.read_tree("-m", "-u", old, new)
+            else:
+                self.repo.git.read_tree("-u", "--reset", new)
+        except git.GitCommandError as exc:
+            self.repo.git.update_ref(ref, old) if old else self.repo.git.update_ref("-d", ref)
+            raise LedgerError(f"cannot update the working tree (local edits in the ledger?): "
+                              f"{_first_line(exc.stderr)}") from None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(self, build: Callable[[Snapshot], Change]) -> str:
+        """Build an entry from the current state and commit it (and push, with a remote).
+
+        ``build`` validates against the snapshot it is given and raises a DixitError to refuse;
+        it is called again on a fresh snapshot when another writer got in first.
+        """
+        with self.lock():
+            for _attempt in range(PUSH_ATTEMPTS):
+                self.sync()
+                old = self.head()
+                change = build(self.snapshot(old))
+                new = self._commit(old, change)
+                self._move(old, new)
+                if change.tag:
+                    self._tag(change.tag, new)
+                if not self.has_remote():
+                    return new
+                if self._push(change.tag):
+                    return new
+                # Someone else pushed first: drop our commit, take theirs, rebuild on top.
+                self._move(new, old) if old else None
+                if change.tag:
+                    self.repo.git.tag("-d", change.tag)
+                time.sleep(0.05 * (1 + _attempt))
+            raise RetryableError("the shared ledger is busy (other writers kept winning); "
+                                 "run the command again")
+
+    def _commit(self, parent: str | None, change: Change) -> str:
+        index = Path(self.repo.git_dir) / f"dixit-index-{os.getpid()}"
+        env = {**os.environ, "GIT_INDEX_FILE": str(index),
+               "GIT_AUTHOR_NAME": change.author, "GIT_AUTHOR_EMAIL": f"{change.author}@dixit",
+               "GIT_COMMITTER_NAME": change.author,
+               "GIT_COMMITTER_EMAIL": f"{change.author}@dixit"}
+        try:
+            g = self.repo.git
+            if parent:
+                g.execute(["git", "read-tree", parent], env=env)
+            else:
+                g.execute(["git", "read-tree", "--empty"], env=env)
+            for path, data in sorted(change.files.items()):
+                check_path(path)
+                if data is None:
+                    g.execute(["git", "update-index", "--force-remove", "--", path], env=env)
+                else:
+                    sha = self._store_blob(data)
+                    g.execute(["git", "update-index", "--add", "--cacheinfo",
+                               f"100644,{sha},{path}"], env=env)
+            tree = g.execute(["git", "write-tree"], env=env)
+            args = ["git", "commit-tree", tree, "-m", change.message]
+            if parent:
+                args[3:3] = ["-p", parent]
+            return g.execute(args, env=env)
+        except git.GitCommandError as exc:
+            raise LedgerError(f"cannot write the ledger entry: {_first_line(exc.stderr)}") from None
+        finally:
+            index.unlink(missing_ok=True)
+
+    def _store_blob(self, data: bytes) -> str:
+        from io import BytesIO
+
+        from gitdb.base import IStream
+
+        stream = self.repo.odb.store(IStream("blob", len(data), BytesIO(data)))
+        return stream.hexsha.decode() if isinstance(stream.hexsha, bytes) else stream.hexsha
+
+    def _tag(self, name: str, commit: str) -> None:
+        if not _SAFE_REF.match(name) or name.startswith("-"):
+            raise LedgerError(f"refusing unsafe tag name {name!r}")
+        self.repo.git.tag("-f", name, commit)
+
+    def ensure_tag(self, name: str, commit: str) -> bool:
+        """Create tag ``name`` at ``commit`` if missing (and push it); True if it was created."""
+        try:
+            self.repo.git.rev_parse("--verify", "-q", f"refs/tags/{name}")
+            return False
+        except git.GitCommandError:
+            pass
+        with self.lock():
+            self._tag(name, commit)
+            if self.has_remote():
+                try:
+                    self.repo.git.push("-q", REMOTE, f"refs/tags/{name}")
+                except git.GitCommandError as exc:
+                    raise RetryableError(f"cannot push tag {name}: {_first_line(exc.stderr)}"
+                                         ) from None
+        return True
+
+    def _push(self, tag: str | None) -> bool:
+        refs = [f"refs/heads/{BRANCH}:refs/heads/{BRANCH}"]
+        if tag:
+            refs.append(f"refs/tags/{tag}")
+        try:
+            self.repo.git.push("-q", "--atomic", REMOTE, *refs)
+        except git.GitCommandError as exc:
+            err = exc.stderr or ""
+            if "rejected" in err or "fetch first" in err or "non-fast-forward" in err \
+                    or "failed to update" in err or "cannot lock ref" in err:
+                return False
+            raise RetryableError(f"cannot push to the ledger's remote: {_first_line(err)}"
+                                 ) from None
+        self.repo.git.update_ref(f"refs/remotes/{REMOTE}/{BRANCH}", self.head())
+        return True
+
+
+def _first_line(text: str | None) -> str:
+    for line in (text or "").splitlines():
+        line = line.strip().removeprefix("stderr: ").strip("'").strip()
+        if line:
+            return line
+    return "git failed"
+
+
+def init_repo(root: Path) -> Ledger:
+    """Create an empty repository on branch main at ``root``."""
+    try:
+        git.Repo.init(root, initial_branch=BRANCH)
+    except git.GitCommandError as exc:
+        raise LedgerError(f"cannot create a git repository at {root}: "
+                          f"{_first_line(exc.stderr)}") from None
+    return Ledger(root)

@@ -1,0 +1,105 @@
+"""Rendering for people: rich tables for status, results and standings.
+
+Team names and program output are untrusted: they are always added as plain ``Text`` so rich
+markup in them is shown, never interpreted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+
+def _t(value: object) -> Text:
+    return Text(str(value))
+
+
+def results_table(results: dict[str, Any]) -> Table:
+    threshold = results.get("rules", {}).get("threshold")
+    table = Table(title=f"Round {results['round']:03d} results"
+                  + (f"  (solve threshold {threshold:.0%})" if threshold else ""),
+                  title_justify="left")
+    for col in ("challenge", "model acc (claimed)", "submission", "agreement", "solved",
+                "note"):
+        table.add_column(col)
+    for ch in results.get("challenges", []):
+        measured, claimed = ch.get("model_accuracy"), ch.get("claimed_accuracy")
+        acc = Text(f"{measured:.2%}" if measured is not None else "-")
+        acc.append(f" ({claimed:.2%})" if claimed is not None else "")
+        if ch.get("claim_flagged"):
+            acc.append(" ⚑ claim off", style="yellow")
+        subs = ch.get("submissions") or [{}]
+        for i, sub in enumerate(subs):
+            agreement = sub.get("agreement")
+            first = i == 0
+            name = _t(ch["proposer"]) if first else Text("")
+            if first:
+                name.append(f"  +{ch.get('points', {}).get(ch['proposer'], 0)}", style="bold")
+            table.add_row(
+                name,
+                acc if first else Text(""),
+                _t(sub.get("team", "(no submissions)")),
+                Text(f"{agreement:.2%}" if agreement is not None else "-"),
+                Text("yes", style="green") if sub.get("solved") else Text("no", style="red")
+                if sub else Text(""),
+                Text(str(ch.get("void") or sub.get("error") or "")[:70], style="dim"),
+            )
+        table.add_section()
+    return table
+
+
+def points_table(results: dict[str, Any]) -> Table:
+    table = Table(title=f"Round {results['round']:03d} points", title_justify="left")
+    table.add_column("team")
+    table.add_column("points", justify="right")
+    for team, pts in sorted(results.get("points", {}).items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(_t(team), _t(pts))
+    return table
+
+
+def standings_table(data: dict[str, Any]) -> Table:
+    rounds = data.get("rounds", [])
+    table = Table(title=f"Standings after {len(rounds)} closed round(s)", title_justify="left",
+                  caption="ties: more solves, then more Dixits (proposals solved by exactly "
+                  "one team), then name")
+    for col, just in (("#", "right"), ("team", "left"), ("points", "right"),
+                      ("solves", "right"), ("dixits", "right"), ("flags", "left")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for row in data["standings"]:
+        flags = Text("⚑ claim off ×" + str(row["flagged_claims"]), style="yellow") \
+            if row.get("flagged_claims") else Text("")
+        table.add_row(_t(row["rank"]), _t(row["team"]), Text(str(row["points"]), style="bold"),
+                      _t(row["solves"]), _t(row["dixits"]), flags)
+    return table
+
+
+def status_table(data: dict[str, Any]) -> Table:
+    rnd = data.get("round")
+    title = f"{data['tournament']}: " + (f"round {rnd['round']:03d}, {rnd['phase']}" if rnd
+                                         else "no round open yet")
+    table = Table(title=title, title_justify="left",
+                  caption=(f"propose by {rnd['propose_by']}, submit by {rnd['submit_by']}"
+                           if rnd else None))
+    table.add_column("team")
+    table.add_column("challenge")
+    table.add_column("submitted to")
+    proposed = {c["team"]: c for c in rnd["challenges"]} if rnd else {}
+    subs: dict[str, list[str]] = {}
+    for c in proposed.values():
+        for s in c["submissions"]:
+            subs.setdefault(s, []).append(c["team"])
+    for team in data["teams"]:
+        c = proposed.get(team)
+        table.add_row(_t(team), _t(f"{c['domain']} ({c['kind']})") if c else Text("-", "dim"),
+                      _t(", ".join(sorted(subs.get(team, []))) or "-"))
+    return table
+
+
+def print_json(console: Console, data: Any) -> None:
+    import json
+
+    console.print_json(json.dumps(data), highlight=False) if console.is_terminal \
+        else console.file.write(json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,273 @@
+"""Closing a round: reveal from escrow, check every reveal, replay, apply Dixit rules, commit.
+
+The results are a pure function of the ledger at the close (reveals included) and the replay
+outcomes, so ``dixit verify`` can re-derive them exactly; only ``closed`` (the time) and
+``isolation`` (what the closer's kernel offered) are not re-derived.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dixit import actions, clock, domains, entries, keystore, models, protocol, rules, seal
+from dixit import state as st
+from dixit.errors import EntryError, KeyStoreError, PhaseError, SealError
+from dixit.ledger import Change, Ledger, Snapshot
+from dixit.rulebook import Rulebook
+
+if TYPE_CHECKING:
+    import numpy as np
+
+Progress = Callable[[int, int], None]
+NOT_REPRODUCED = ("closed", "isolation")
+
+
+@dataclass
+class Opened:
+    """The revealed secrets of a round: (owner, item) -> bytes, plus why others are missing."""
+
+    payloads: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    missing: dict[tuple[str, str], str] = field(default_factory=dict)
+    new_files: dict[str, bytes | None] = field(default_factory=dict)
+
+
+def open_round(state: st.State, rnd: st.Round, closer: keystore.Identity | None) -> Opened:
+    """Collect every sealed item's content: from its reveal, else from escrow (closer)."""
+    out = Opened()
+    snap = state.snapshot
+    items = [(t, st.LABELER) for t in rnd.challenges] + list(rnd.submissions)
+    for owner, item in sorted(items):
+        where = f"{owner}'s {'labeler' if item == st.LABELER else 'program for ' + item}"
+        context = actions.context_for(state, rnd, owner, item)
+        seal_table = actions.seal_of(rnd, owner, item)
+        rv = rnd.reveals.get((owner, item))
+        try:
+            if rv is not None:
+                payload = snap.read(rv.path)
+                if payload is None:
+                    raise SealError(f"{where}: reveal file {rv.path} is missing")
+                protocol.check_reveal(seal_table, context, seal.unb64(rv.salt), payload, where)
+                out.payloads[(owner, item)] = payload
+                continue
+            escrow_path = (f"{st.round_dir(rnd.number)}/challenges/{owner}/labeler.escrow"
+                           if item == st.LABELER else
+                           f"{st.round_dir(rnd.number)}/submissions/{owner}/{item}.escrow")
+            blob = snap.read(escrow_path)
+            if blob is None or closer is None:
+                out.missing[(owner, item)] = "not revealed (no reveal and no escrow)"
+                continue
+            if seal.sha256_hex(blob) != seal_table.get("escrow_sha256"):
+                raise SealError(f"{where}: escrow file does not match its sealed hash")
+            salt, payload = seal.unpack_secret(seal.open_escrow(closer.escrow, context, blob))
+            protocol.check_reveal(seal_table, context, salt, payload, where)
+            out.payloads[(owner, item)] = payload
+            out.new_files.update(actions.reveal_files(rnd, owner, item, salt, payload, "closer",
+                                                      closer.signing))
+        except (SealError, EntryError) as exc:
+            out.missing[(owner, item)] = str(exc)
+    return out
+
+
+def _agreement(a: np.ndarray, b: np.ndarray) -> float:
+    return round(float((a == b).mean()), 6) if len(a) else 0.0
+
+
+def evaluate(state: st.State, rnd: st.Round, opened: Opened, root: Path, *,
+             allow_weak: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+    """Replay every labeler, program and model; return the results document (unsigned)."""
+    import numpy as np
+
+    from dixit import replay
+
+    book: Rulebook = state.rules
+    limits = replay.Limits(cpu_seconds=book.replay.cpu_seconds,
+                           wall_seconds=book.replay.wall_seconds,
+                           memory_mb=book.replay.memory_mb,
+                           output_bytes=book.replay.output_bytes,
+                           batch_size=book.replay.batch_size)
+    require = "none" if allow_weak else book.replay.isolation
+    isolation = replay.probe_isolation()
+    total = len(opened.payloads)
+    done = [0]
+    challenges: list[dict[str, Any]] = []
+    outcomes: list[rules.ChallengeOutcome] = []
+    with tempfile.TemporaryDirectory(prefix="dixit-replay-") as tmp:
+        for target in sorted(rnd.challenges):
+            ch = rnd.challenges[target]
+            subs = sorted((s, t) for (s, t) in rnd.submissions if t == target)
+            doc: dict[str, Any] = {"proposer": target, "kind": ch.kind, "domain": ch.domain,
+                                   "claimed_accuracy": float(ch.meta.get("claimed_accuracy", 0))}
+            void = opened.missing.get((target, st.LABELER))
+            programs: list[replay.Program] = []
+            for owner, item in [(target, st.LABELER), *subs]:
+                if (owner, item) in opened.payloads:
+                    p = Path(tmp) / f"{target}--{owner}--{item}.py"
+                    p.write_bytes(opened.payloads[(owner, item)])
+                    p.chmod(0o644)
+                    programs.append(replay.Program(key=f"{owner}/{item}", path=p))
+            results: dict[str, replay.Outcome] = {}
+            if void is None:
+                try:
+                    domain = domains.parse(ch.domain, root=root, seed=int(ch.meta.get("seed", 0)))
+                except Exception as exc:  # a broken domain voids this challenge only
+                    void = f"domain unusable: {exc}"
+                else:
+                    def tick(_o: replay.Outcome) -> None:
+                        done[0] += 1
+                        if progress:
+                            progress(done[0], total)
+
+                    for o in replay.replay(programs, domain, limits, require=require,
+                                           on_done=tick):
+                        results[o.key] = o
+            truth = results.get(f"{target}/{st.LABELER}")
+            if void is None and truth is not None and truth.error is not None:
+                void = f"labeler failed: {truth.error}"
+            doc["model_accuracy"] = None
+            if void is None and truth is not None and truth.labels is not None:
+                doc["model_accuracy"] = _model_accuracy(state, ch, domain, truth.labels)
+            sub_docs: list[dict[str, Any]] = []
+            sub_outcomes: list[rules.SubmissionOutcome] = []
+            for owner, _t in subs:
+                o = results.get(f"{owner}/{target}")
+                err = opened.missing.get((owner, target))
+                agreement: float | None = None
+                if void is not None:
+                    err = err or "challenge void"
+                elif o is None:
+                    err = err or "not replayed"
+                elif o.error is not None:
+                    err = o.error
+                else:
+                    assert truth is not None and truth.labels is not None and o.labels is not None
+                    agreement = _agreement(o.labels, truth.labels)
+                sub_outcomes.append(rules.SubmissionOutcome(owner, agreement, err))
+                sub_docs.append({"team": owner, "agreement": agreement, "error": err})
+            doc["submissions"] = sub_docs
+            doc["void"] = void
+            outcomes.append(rules.ChallengeOutcome(target, sub_outcomes, void))
+            claimed, measured = doc["claimed_accuracy"], doc["model_accuracy"]
+            doc["claim_flagged"] = bool(measured is not None and
+                                        abs(measured - claimed) > book.accuracy_tolerance)
+            challenges.append(doc)
+    del np
+    roster = sorted(state.teams)
+    score = rules.score_round(roster, outcomes, book.threshold, book.points)
+    by_proposer = {c.proposer: c for c in score.challenges}
+    for doc in challenges:
+        sc = by_proposer[doc["proposer"]]
+        doc["solved_by"] = sc.solved_by
+        doc["points"] = sc.points
+        for sub in doc["submissions"]:
+            sub["solved"] = sub["team"] in sc.solved_by
+    return {"round": rnd.number, "teams": roster, "points": score.points,
+            "challenges": challenges, "rules": book.as_dict(),
+            "isolation": isolation.describe()}
+
+
+def _model_accuracy(state: st.State, ch: st.Challenge, domain: domains.Domain,
+                    truth: np.ndarray) -> float | None:
+    """Accuracy of the published model on the held-out part (the claim's own split)."""
+    import torch
+
+    from dixit.training import split
+
+    snap = state.snapshot
+    weights = snap.read(f"{ch.folder}/{ch.meta.get('model', 'model.safetensors')}")
+    if weights is None:
+        return None
+    with tempfile.NamedTemporaryFile(suffix=".safetensors") as fh:
+        fh.write(weights)
+        fh.flush()
+        try:
+            module = models.load_weights(ch.model, Path(fh.name), state.rules.max_model_bytes)
+        except Exception:
+            return None
+    preds = torch.cat([models.predict(module, b) for b in domain.batches(8192)]).numpy()
+    frac = float(ch.meta.get("train_frac", 1.0))
+    if frac < 1.0:
+        _tr, ho = split(domain.size, frac, int(ch.meta.get("seed", 0)))
+        idx = ho.numpy()
+        return _agreement(preds[idx], truth[idx])
+    return _agreement(preds, truth)
+
+
+def comparable(results: dict[str, Any]) -> dict[str, Any]:
+    """The re-derivable part of a results document."""
+    return {k: v for k, v in results.items() if k not in NOT_REPRODUCED}
+
+
+def load_closer(info: st.Info) -> keystore.Identity:
+    closer = keystore.load(info.id, "closer", env_var="DIXIT_CLOSER_KEY")
+    if closer.public != info.closer_key:
+        raise KeyStoreError("the closer key given is not this tournament's closer key")
+    return closer
+
+
+@dataclass
+class ScoreOutcome:
+    results: dict[str, Any]
+    written: bool
+
+
+def score(ledger: Ledger, round_no: int | None = None, *, force: bool = False,
+          allow_weak: bool = False, progress: Progress | None = None) -> ScoreOutcome:
+    """Close a round (idempotent: a closed round is returned as it is, nothing written)."""
+    ledger.sync()
+    state = st.load(ledger.snapshot())
+    rnd = state.round(round_no)
+    if rnd.closed:
+        assert rnd.results is not None and ledger.head() is not None
+        _retag(ledger, state, rnd)
+        return ScoreOutcome(rnd.results, False)
+    now = clock.now()
+    if now < rnd.submit_by and not force:
+        raise PhaseError(f"round {rnd.number} is still open for submissions until "
+                         f"{clock.iso(rnd.submit_by)}; the organizer may close it early with "
+                         "--force")
+    if force:
+        keystore.load(state.info.id, "organizer")  # only the organizer may close early
+    closer = load_closer(state.info)
+    for _attempt in range(3):
+        base_commit = state.snapshot.commit
+        opened = open_round(state, rnd, closer)
+        doc = evaluate(state, rnd, opened, ledger.root, allow_weak=allow_weak, progress=progress)
+        doc["closed"] = clock.iso(clock.now())
+
+        def build(snap: Snapshot, doc: dict[str, Any] = doc, opened: Opened = opened,
+                  base_commit: str | None = base_commit, rnd: st.Round = rnd) -> Change:
+            if snap.commit != base_commit:
+                raise _Stale
+            files = dict(opened.new_files)
+            files[f"{st.round_dir(rnd.number)}/results.toml"] = entries.signed(doc,
+                                                                               closer.signing)
+            return Change(files, f"close: round {rnd.number:03d} scored", "closer",
+                          tag=st.closed_tag(rnd.number))
+
+        try:
+            ledger.append(build)
+            return ScoreOutcome(doc, True)
+        except _Stale:
+            # New entries landed while we replayed: score what the ledger now holds.
+            state = st.load(ledger.snapshot())
+            rnd = state.round(rnd.number)
+            if rnd.closed:
+                assert rnd.results is not None
+                return ScoreOutcome(rnd.results, False)
+    raise PhaseError("the ledger kept changing while scoring; run `dixit score` again")
+
+
+class _Stale(Exception):
+    pass
+
+
+def _retag(ledger: Ledger, state: st.State, rnd: st.Round) -> None:
+    """A crash between the results commit and its tag leaves the tag missing: add it."""
+    commit = ledger.repo.git.log("-1", "--format=%H", "--",
+                                 f"{st.round_dir(rnd.number)}/results.toml")
+    if commit:
+        ledger.ensure_tag(st.closed_tag(rnd.number), commit)

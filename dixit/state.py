@@ -1,0 +1,252 @@
+"""The tournament as plain records, read from one ledger snapshot with every signature checked.
+
+Paths in the ledger (NNN is the zero-padded round number):
+
+    tournament.toml                                  organizer-signed identity and public keys
+    teams/<team>.toml                                organizer-signed team registration
+    scoring/rules.toml                               the rulebook
+    rounds/NNN/round.toml                            organizer-signed deadlines
+    rounds/NNN/challenges/<team>/challenge.toml      team-signed metadata, model config, seal
+    rounds/NNN/challenges/<team>/model.safetensors   the public model
+    rounds/NNN/challenges/<team>/labeler.escrow      the labeler, encrypted to the closer
+    rounds/NNN/submissions/<team>/<target>.toml      team-signed seal of a program
+    rounds/NNN/submissions/<team>/<target>.escrow    the program, encrypted to the closer
+    rounds/NNN/reveals/<team>/<item>.toml            reveal record (salt), signed by team or closer
+    rounds/NNN/reveals/<team>/<item>.py|.txt         the revealed labeler, program or flag
+    rounds/NNN/results.toml                          closer-signed results; the round is closed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dixit import clock, entries, rulebook
+from dixit.entries import field as get
+from dixit.errors import EntryError, NotATournamentError
+from dixit.ledger import Snapshot
+
+LABELER = "labeler"  # the reveal item name of a challenge's own secret
+
+
+def round_dir(number: int) -> str:
+    return f"rounds/{number:03d}"
+
+
+def closed_tag(number: int) -> str:
+    return f"round-{number:03d}-closed"
+
+
+@dataclass(frozen=True)
+class Info:
+    id: str
+    name: str
+    organizer_key: str
+    closer_key: str
+    closer_escrow_key: str
+    escrow: bool
+    created: str
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    key: str
+    added: str
+
+
+@dataclass(frozen=True)
+class Challenge:
+    team: str
+    round: int
+    folder: str
+    meta: dict[str, Any]      # [challenge]
+    model: dict[str, Any]     # [model] architecture config
+    seal: dict[str, Any]      # [seal]
+
+    @property
+    def kind(self) -> str:
+        return str(self.meta.get("kind", "labeler"))
+
+    @property
+    def domain(self) -> str:
+        return str(self.meta["domain"])
+
+
+@dataclass(frozen=True)
+class Submission:
+    team: str
+    target: str
+    round: int
+    path: str
+    seal: dict[str, Any]
+    submitted: str
+
+
+@dataclass(frozen=True)
+class Reveal:
+    owner: str
+    item: str                 # LABELER or the target team of a program
+    path: str                 # the revealed file
+    salt: str
+    by: str
+
+
+@dataclass
+class Round:
+    number: int
+    propose_by: datetime
+    submit_by: datetime
+    opened: str
+    challenges: dict[str, Challenge] = field(default_factory=dict)
+    submissions: dict[tuple[str, str], Submission] = field(default_factory=dict)
+    reveals: dict[tuple[str, str], Reveal] = field(default_factory=dict)
+    results: dict[str, Any] | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.results is not None
+
+    def phase(self, when: datetime) -> str:
+        if self.closed:
+            return "closed"
+        if when < self.propose_by:
+            return "proposing"
+        if when < self.submit_by:
+            return "solving"
+        return "revealing"
+
+
+@dataclass
+class State:
+    snapshot: Snapshot
+    info: Info
+    teams: dict[str, Team]
+    rounds: dict[int, Round]
+    rules: rulebook.Rulebook
+
+    @property
+    def current(self) -> Round | None:
+        return self.rounds[max(self.rounds)] if self.rounds else None
+
+    def round(self, number: int | None) -> Round:
+        if number is None:
+            if self.current is None:
+                raise EntryError("no round is open yet; the organizer runs `dixit round open`")
+            return self.current
+        if number not in self.rounds:
+            raise EntryError(f"round {number} does not exist (rounds: "
+                             f"{', '.join(map(str, sorted(self.rounds))) or 'none'})")
+        return self.rounds[number]
+
+    def team_key(self, team: str) -> str:
+        if team not in self.teams:
+            raise EntryError(f"unknown team '{team}' (registered: "
+                             f"{', '.join(sorted(self.teams)) or 'none'}); "
+                             "the organizer adds teams with `dixit team add NAME`")
+        return self.teams[team].key
+
+
+def _read(snap: Snapshot, path: str) -> bytes:
+    data = snap.read(path)
+    if data is None:
+        raise EntryError(f"{path}: missing from the ledger")
+    return data
+
+
+def read_info(snap: Snapshot) -> Info:
+    path = "tournament.toml"
+    data = snap.read(path)
+    if data is None:
+        raise NotATournamentError("this repository has no committed tournament.toml")
+    payload, _ = entries.parse(data, path)
+    t = payload.get("tournament", {})
+    org = get(payload.get("organizer", {}), "key", str, path)
+    entries.verify(data, path, org)  # self-signed: binds the identity to its organizer
+    closer = payload.get("closer", {})
+    return Info(id=get(t, "id", str, path), name=get(t, "name", str, path), organizer_key=org,
+                closer_key=get(closer, "key", str, path),
+                closer_escrow_key=get(closer, "escrow_key", str, path),
+                escrow=bool(t.get("escrow", True)), created=str(t.get("created", "")))
+
+
+def load(snap: Snapshot) -> State:
+    """Read and verify the whole current state; raises EntryError naming the bad path."""
+    info = read_info(snap)
+    rules_bytes = snap.read("scoring/rules.toml")
+    rules = rulebook.parse_text(rules_bytes.decode("utf-8", "replace"), "scoring/rules.toml") \
+        if rules_bytes is not None else rulebook.Rulebook()
+    teams: dict[str, Team] = {}
+    for name in snap.children("teams"):
+        if not name.endswith(".toml"):
+            continue
+        path = f"teams/{name}"
+        payload = entries.verify(_read(snap, path), path, info.organizer_key)
+        t = payload.get("team", {})
+        team = entries.check_name(get(t, "name", str, path))
+        if f"{team}.toml" != name:
+            raise EntryError(f"{path}: registers '{team}' under another team's file name")
+        teams[team] = Team(team, get(t, "key", str, path), str(t.get("added", "")))
+    state = State(snapshot=snap, info=info, teams=teams, rounds={}, rules=rules)
+    for folder in snap.children("rounds"):
+        if not folder.isdigit():
+            continue
+        state.rounds[int(folder)] = _load_round(state, int(folder))
+    return state
+
+
+def _load_round(state: State, number: int) -> Round:
+    snap = state.snapshot
+    base = round_dir(number)
+    path = f"{base}/round.toml"
+    payload = entries.verify(_read(snap, path), path, state.info.organizer_key)
+    r = payload.get("round", {})
+    if get(r, "number", int, path) != number:
+        raise EntryError(f"{path}: says round {r.get('number')} but sits in {base}")
+    rnd = Round(number=number, propose_by=clock.parse_iso(get(r, "propose_by", str, path)),
+                submit_by=clock.parse_iso(get(r, "submit_by", str, path)),
+                opened=str(r.get("opened", "")))
+    for team in snap.children(f"{base}/challenges"):
+        path = f"{base}/challenges/{team}/challenge.toml"
+        payload = entries.verify(_read(snap, path), path, state.team_key(team))
+        meta = payload.get("challenge", {})
+        if get(meta, "team", str, path) != team or get(meta, "round", int, path) != number:
+            raise EntryError(f"{path}: entry names another team or round than its place")
+        rnd.challenges[team] = Challenge(team=team, round=number,
+                                         folder=f"{base}/challenges/{team}", meta=meta,
+                                         model=payload.get("model", {}),
+                                         seal=payload.get("seal", {}))
+    for team in snap.children(f"{base}/submissions"):
+        for name in snap.children(f"{base}/submissions/{team}"):
+            if not name.endswith(".toml"):
+                continue
+            path = f"{base}/submissions/{team}/{name}"
+            payload = entries.verify(_read(snap, path), path, state.team_key(team))
+            sub = payload.get("submission", {})
+            target = name.removesuffix(".toml")
+            if (get(sub, "team", str, path), get(sub, "target", str, path),
+                    get(sub, "round", int, path)) != (team, target, number):
+                raise EntryError(f"{path}: entry names another team, target or round "
+                                 "than its place")
+            rnd.submissions[(team, target)] = Submission(
+                team=team, target=target, round=number, path=path,
+                seal=payload.get("seal", {}), submitted=str(sub.get("submitted", "")))
+    for owner in snap.children(f"{base}/reveals"):
+        for name in snap.children(f"{base}/reveals/{owner}"):
+            if not name.endswith(".toml"):
+                continue
+            path = f"{base}/reveals/{owner}/{name}"
+            payload, _sig = entries.parse(_read(snap, path), path)
+            rv = payload.get("reveal", {})
+            by = get(rv, "by", str, path)
+            key = state.info.closer_key if by == "closer" else state.team_key(owner)
+            entries.verify(_read(snap, path), path, key)
+            item = name.removesuffix(".toml")
+            rnd.reveals[(owner, item)] = Reveal(
+                owner=owner, item=item, path=f"{base}/reveals/{owner}/"
+                + get(rv, "file", str, path), salt=get(rv, "salt", str, path), by=by)
+    res_path = f"{base}/results.toml"
+    if snap.exists(res_path):
+        rnd.results = entries.verify(_read(snap, res_path), res_path, state.info.closer_key)
+    return rnd

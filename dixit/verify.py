@@ -1,0 +1,165 @@
+"""``dixit verify``: re-derive every signature, seal and score from the ledger alone.
+
+Returns a report listing every problem found (path and, where it helps, the commit) rather than
+stopping at the first; the CLI exits 1 when the list is not empty.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dixit import domains, rules, scoring, seal, views
+from dixit import state as st
+from dixit.errors import DixitError
+from dixit.ledger import Ledger
+
+_ROUND_FILES = [
+    re.compile(r"^round\.toml$"),
+    re.compile(r"^results\.toml$"),
+    re.compile(r"^challenges/[a-z0-9][a-z0-9_-]*/(challenge\.toml|model\.safetensors|"
+               r"labeler\.escrow)$"),
+    re.compile(r"^submissions/[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*\.(toml|escrow)$"),
+    re.compile(r"^reveals/[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*\.(toml|py)$"),
+]
+
+
+@dataclass
+class Report:
+    commit: str | None
+    checked: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def count(self, what: str, n: int = 1) -> None:
+        self.checked[what] = self.checked.get(what, 0) + n
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": not self.problems, "commit": self.commit, "checked": self.checked,
+                "problems": self.problems}
+
+
+def verify(ledger: Ledger, round_no: int | None = None, *, replay: bool = True,
+           allow_weak: bool = False,
+           progress: Callable[[int, int], None] | None = None) -> Report:
+    snap = ledger.snapshot()
+    report = Report(commit=snap.commit)
+    try:
+        state = st.load(snap)  # every signature of the current state
+    except DixitError as exc:
+        report.problems.append(str(exc))
+        return report
+    report.count("signatures", 1 + len(state.teams))
+    for path in snap.paths("rounds/"):
+        rel = path.split("/", 2)
+        if len(rel) < 3 or not rel[1].isdigit():
+            if path != "rounds/README.md":
+                report.problems.append(f"{path}: unexpected file in the round ledger")
+            continue
+        if not any(p.match(rel[2]) for p in _ROUND_FILES):
+            report.problems.append(f"{path}: unexpected file in the round ledger")
+    for number, rnd in sorted(state.rounds.items()):
+        if round_no is not None and number != round_no:
+            continue
+        report.count("signatures", 1 + len(rnd.challenges) + len(rnd.submissions)
+                     + len(rnd.reveals) + (1 if rnd.closed else 0))
+        _check_round(ledger, state, rnd, report, replay, allow_weak, progress)
+    return report
+
+
+def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, report: Report, replay: bool,
+                 allow_weak: bool, progress: Callable[[int, int], None] | None) -> None:
+    snap = state.snapshot
+    for team, ch in sorted(rnd.challenges.items()):
+        model = snap.read(f"{ch.folder}/{ch.meta.get('model', 'model.safetensors')}")
+        if model is None or seal.sha256_hex(model) != ch.seal.get("model_sha256"):
+            report.problems.append(f"{ch.folder}/model.safetensors: does not match the model "
+                                   "hash in its seal")
+        escrow = snap.read(f"{ch.folder}/labeler.escrow")
+        if escrow is not None and seal.sha256_hex(escrow) != ch.seal.get("escrow_sha256"):
+            report.problems.append(f"{ch.folder}/labeler.escrow: does not match its seal")
+        try:
+            dom = domains.parse(ch.domain, root=ledger.root, seed=int(ch.meta.get("seed", 0)))
+            if dom.identity() != ch.seal.get("domain_id"):
+                report.problems.append(f"{ch.folder}/challenge.toml: domain data changed since "
+                                       "the challenge was sealed")
+        except DixitError as exc:
+            report.problems.append(f"{ch.folder}: {exc}")
+        report.count("seals")
+    for (owner, target), sub in sorted(rnd.submissions.items()):
+        if target not in rnd.challenges:
+            report.problems.append(f"{sub.path}: submission to a challenge that does not exist")
+            continue
+        escrow = snap.read(sub.path.removesuffix(".toml") + ".escrow")
+        if escrow is not None and seal.sha256_hex(escrow) != sub.seal.get("escrow_sha256"):
+            report.problems.append(f"{sub.path.removesuffix('.toml')}.escrow: does not match "
+                                   "its seal")
+        report.count("seals")
+    opened = scoring.open_round(state, rnd, None)
+    for (owner, item), why in sorted(opened.missing.items()):
+        if (owner, item) in rnd.reveals or rnd.closed:
+            report.problems.append(f"{st.round_dir(rnd.number)}/reveals/{owner}/{item}: {why}")
+    report.count("reveals", len(rnd.reveals))
+    if not rnd.closed:
+        return
+    assert rnd.results is not None
+    tag = st.closed_tag(rnd.number)
+    if tag not in [t.name for t in ledger.repo.tags]:
+        report.problems.append(f"round {rnd.number}: closed but not tagged {tag}")
+    committed = rnd.results
+    res_path = f"{st.round_dir(rnd.number)}/results.toml"
+    if committed.get("rules") != state.rules.as_dict():
+        # Re-score under the rules the round was closed with; a rules change later is legal.
+        try:
+            from dixit.rulebook import from_dict as _rb
+            book = _rb(_rules_as_toml(committed.get("rules", {})))
+        except DixitError as exc:
+            report.problems.append(f"{res_path}: recorded rules are invalid: {exc}")
+            return
+        state = st.State(state.snapshot, state.info, state.teams, state.rounds, book)
+    if replay:
+        try:
+            derived = scoring.evaluate(state, rnd, opened, ledger.root, allow_weak=allow_weak,
+                                       progress=progress)
+        except DixitError as exc:
+            report.problems.append(f"round {rnd.number}: cannot replay: {exc}")
+            return
+        if scoring.comparable(derived) != scoring.comparable(committed):
+            report.problems.append(f"{res_path}: does not match a fresh re-score "
+                                   f"({_first_difference(scoring.comparable(derived), scoring.comparable(committed))})")  # noqa: E501
+        report.count("rounds re-scored")
+    else:
+        outcomes = [rules.ChallengeOutcome(
+            c["proposer"], [rules.SubmissionOutcome(s["team"], s.get("agreement"), s.get("error"))
+                            for s in c.get("submissions", [])], c.get("void"))
+            for c in committed.get("challenges", [])]
+        rescored = rules.score_round(committed.get("teams", []), outcomes,
+                                     state.rules.threshold, state.rules.points)
+        if rescored.points != views.round_score(committed).points:
+            report.problems.append(f"{res_path}: points do not follow from the recorded "
+                                   "agreements under the rulebook")
+        report.count("rounds re-scored (no replay)")
+
+
+
+def _rules_as_toml(d: dict[str, Any]) -> dict[str, Any]:
+    return {"solve": {"threshold": d.get("threshold")}, "points": d.get("points", {}),
+            "claims": {"accuracy_tolerance": d.get("accuracy_tolerance")},
+            "limits": {"max_model_bytes": d.get("max_model_bytes"),
+                       "max_program_bytes": d.get("max_program_bytes")},
+            "replay": d.get("replay", {})}
+
+
+def _first_difference(a: Any, b: Any, path: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if a.get(k) != b.get(k):
+                return _first_difference(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return _first_difference(x, y, f"{path}[{i}]")
+    return f"{path}: derived {a!r}, committed {b!r}"
+
+
