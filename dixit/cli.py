@@ -67,6 +67,15 @@ def _ledger() -> Any:
     return actions.open_ledger(_ctx["root"])
 
 
+def _reader() -> Any:
+    """The ledger for a read-only command, brought up to date with its remote if it has one."""
+    ledger = _ledger()
+    problem = ledger.refresh()
+    if problem:
+        _warn(problem)
+    return ledger
+
+
 def _emit(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
@@ -150,7 +159,7 @@ def team_list(as_json: JsonOpt = False) -> None:
     """List the registered teams and their public keys."""
     from dixit import actions, views
 
-    data = views.teams(actions.load_state(_ledger()))
+    data = views.teams(actions.load_state(_reader()))
     if as_json:
         _emit(data)
         return
@@ -322,7 +331,7 @@ def standings(as_json: JsonOpt = False) -> None:
     """Points summed over closed rounds, best first (ties: solves, Dixits, name)."""
     from dixit import actions, report, views
 
-    data = views.standings(actions.load_state(_ledger()))
+    data = views.standings(actions.load_state(_reader()))
     if as_json:
         _emit(data)
         return
@@ -334,7 +343,7 @@ def status(as_json: JsonOpt = False) -> None:
     """The current round, its phase and deadlines, and who proposed and submitted what."""
     from dixit import actions, report, views
 
-    data = views.status(actions.load_state(_ledger()))
+    data = views.status(actions.load_state(_reader()))
     if as_json:
         _emit(data)
         return
@@ -355,7 +364,7 @@ def verify(
     from dixit import verify as v
 
     with _progress("verifying", as_json) as tick:
-        rep = v.verify(_ledger(), round_no, replay=not no_replay,
+        rep = v.verify(_reader(), round_no, replay=not no_replay,
                        allow_weak=allow_weak_isolation, progress=tick)
     if as_json:
         _emit(rep.as_dict())

@@ -40,10 +40,16 @@ def render(payload: dict[str, Any]) -> bytes:
     return toml.dumps(_sorted(payload)).encode("utf-8")
 
 
+def normalize(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` as it reads back from its TOML (TOML has no null: None values drop out)."""
+    return toml.loads(render(payload).decode("utf-8"))
+
+
 def signed(payload: dict[str, Any], key: Ed25519PrivateKey) -> bytes:
     """Canonical bytes of ``payload`` with its signature attached."""
     if "signature" in payload:
         raise EntryError("payload already carries a signature")
+    payload = normalize(payload)
     return render({**payload, "signature": seal.sign(key, payload)})
 
 

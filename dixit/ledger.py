@@ -190,6 +190,17 @@ class Ledger:
                               f"inspect with `git log --oneline --graph {BRANCH} "
                               f"{REMOTE}/{BRANCH}`")
 
+    def refresh(self) -> str | None:
+        """Best-effort sync for read-only commands; returns a warning instead of failing."""
+        if not self.has_remote():
+            return None
+        try:
+            with self.lock():
+                self.sync()
+        except LedgerError as exc:
+            return f"showing this clone's ledger without the remote's newest entries: {exc}"
+        return None
+
     def _remote_head(self) -> str | None:
         try:
             return self.repo.git.rev_parse("--verify", "-q", f"refs/remotes/{REMOTE}/{BRANCH}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -17,38 +17,45 @@ def _t(value: object) -> Text:
     return Text(str(value))
 
 
-def results_table(results: dict[str, Any]) -> Table:
+def results_table(results: dict[str, Any]) -> Group:
+    """Per-challenge results; errors are listed under the table so the table stays narrow."""
     threshold = results.get("rules", {}).get("threshold")
     table = Table(title=f"Round {results['round']:03d} results"
-                  + (f"  (solve threshold {threshold:.0%})" if threshold else ""),
+                  + (f" (solved: agreement >= {threshold:.0%})" if threshold else ""),
                   title_justify="left")
-    for col in ("challenge", "model acc (claimed)", "submission", "agreement", "solved",
-                "note"):
-        table.add_column(col)
+    for col in ("challenge", "pts", "model (claim)", "solver", "agreement", "solved"):
+        table.add_column(col, no_wrap=True, justify="right" if col == "pts" else "left")
+    notes: list[Text] = []
     for ch in results.get("challenges", []):
         measured, claimed = ch.get("model_accuracy"), ch.get("claimed_accuracy")
-        acc = Text(f"{measured:.2%}" if measured is not None else "-")
-        acc.append(f" ({claimed:.2%})" if claimed is not None else "")
+        acc = Text(f"{measured:.1%}" if measured is not None else "-")
+        acc.append(f" ({claimed:.1%})" if claimed is not None else "")
         if ch.get("claim_flagged"):
-            acc.append(" ⚑ claim off", style="yellow")
+            acc.append(" ⚑", style="yellow")
+            notes.append(Text(f"⚑ {ch['proposer']}: claimed accuracy is off from the measured "
+                              "one by more than the rulebook's tolerance", style="yellow"))
+        if ch.get("void"):
+            notes.append(Text(f"✗ {ch['proposer']}'s challenge is void: {ch['void']}",
+                              style="red"))
         subs = ch.get("submissions") or [{}]
         for i, sub in enumerate(subs):
             agreement = sub.get("agreement")
-            first = i == 0
-            name = _t(ch["proposer"]) if first else Text("")
-            if first:
-                name.append(f"  +{ch.get('points', {}).get(ch['proposer'], 0)}", style="bold")
+            solved = Text("yes", style="green") if sub.get("solved") else \
+                Text("error" if sub.get("error") else "no" if sub else "", style="red")
+            if sub.get("error") and not ch.get("void"):
+                notes.append(Text(f"✗ {sub['team']} → {ch['proposer']}: "
+                                  f"{str(sub['error']).splitlines()[0]}", style="dim"))
             table.add_row(
-                name,
-                acc if first else Text(""),
+                _t(ch["proposer"]) if i == 0 else Text(""),
+                Text(str(ch.get("points", {}).get(ch["proposer"], 0)), style="bold")
+                if i == 0 else Text(""),
+                acc if i == 0 else Text(""),
                 _t(sub.get("team", "(no submissions)")),
                 Text(f"{agreement:.2%}" if agreement is not None else "-"),
-                Text("yes", style="green") if sub.get("solved") else Text("no", style="red")
-                if sub else Text(""),
-                Text(str(ch.get("void") or sub.get("error") or "")[:70], style="dim"),
+                solved,
             )
         table.add_section()
-    return table
+    return Group(table, *notes)
 
 
 def points_table(results: dict[str, Any]) -> Table:

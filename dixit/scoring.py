@@ -196,9 +196,24 @@ def _model_accuracy(state: st.State, ch: st.Challenge, domain: domains.Domain,
     return _agreement(preds, truth)
 
 
+def public(results: dict[str, Any]) -> dict[str, Any]:
+    """Results in their documented JSON shape: optional values present, as null when absent
+    (TOML, the ledger's format, cannot hold null)."""
+    doc = entries.normalize(results)
+    for ch in doc.get("challenges", []):
+        for key in ("model_accuracy", "void"):
+            ch.setdefault(key, None)
+        ch.setdefault("solved_by", [])
+        ch.setdefault("points", {})
+        for sub in ch.setdefault("submissions", []):
+            sub.setdefault("agreement", None)
+            sub.setdefault("error", None)
+    return doc
+
+
 def comparable(results: dict[str, Any]) -> dict[str, Any]:
     """The re-derivable part of a results document."""
-    return {k: v for k, v in results.items() if k not in NOT_REPRODUCED}
+    return {k: v for k, v in public(results).items() if k not in NOT_REPRODUCED}
 
 
 def load_closer(info: st.Info) -> keystore.Identity:
@@ -223,7 +238,7 @@ def score(ledger: Ledger, round_no: int | None = None, *, force: bool = False,
     if rnd.closed:
         assert rnd.results is not None and ledger.head() is not None
         _retag(ledger, state, rnd)
-        return ScoreOutcome(rnd.results, False)
+        return ScoreOutcome(public(rnd.results), False)
     now = clock.now()
     if now < rnd.submit_by and not force:
         raise PhaseError(f"round {rnd.number} is still open for submissions until "
@@ -250,14 +265,14 @@ def score(ledger: Ledger, round_no: int | None = None, *, force: bool = False,
 
         try:
             ledger.append(build)
-            return ScoreOutcome(doc, True)
+            return ScoreOutcome(public(doc), True)
         except _Stale:
             # New entries landed while we replayed: score what the ledger now holds.
             state = st.load(ledger.snapshot())
             rnd = state.round(rnd.number)
             if rnd.closed:
                 assert rnd.results is not None
-                return ScoreOutcome(rnd.results, False)
+                return ScoreOutcome(public(rnd.results), False)
     raise PhaseError("the ledger kept changing while scoring; run `dixit score` again")
 
 

@@ -1,0 +1,33 @@
+# Every target installs what it needs into ./.venv first (torch pinned to the CPU wheel).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dixit
+
+.PHONY: install demo test test-all bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	bash scripts/demo.sh
+
+test: $(STAMP)
+	$(BIN)/pytest -q -n 2
+
+test-all: $(STAMP)
+	$(BIN)/pytest -q -n 2 -m ''
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check dixit tests bench
+
+clean:
+	rm -rf $(VENV) demo-tournament .bench

@@ -1,0 +1,8 @@
+"""alice: dave's model looks like a circle; it is not."""
+
+import torch
+
+
+def label(x: torch.Tensor) -> torch.Tensor:
+    r2 = (x[:, 0].float() - 56) ** 2 + (x[:, 1].float() - 56) ** 2
+    return (r2 > 1600).long()

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# A complete small tournament on this machine: four teams, one round, real commands.
+#
+# The shared ledger is a bare git repository on local disk; the organizer and every team work
+# in their own clone and push to it, exactly as they would with a repository on GitHub.
+# Everything lives under ./demo-tournament (ignored by git); keys under demo-tournament/keys.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+DIR="${DEMO_DIR:-$ROOT/demo-tournament}"
+EX="$ROOT/examples/demo"
+TEAMS=(alice bob carol dave)
+export DIXIT_HOME="$DIR/keys"
+export PATH="$ROOT/.venv/bin:$PATH"
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1  # the demo must not depend on ~/.gitconfig
+
+step() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
+run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
+refused() {  # a command that must be refused: show its one-line error, fail the demo if it passes
+  printf '\033[2m$ %s   # must be refused\033[0m\n' "$*"
+  if "$@"; then echo "demo: expected a refusal" >&2; exit 1; fi
+}
+
+rm -rf "$DIR"
+mkdir -p "$DIR/work"
+start=$SECONDS
+
+step "The organizer creates the tournament and its shared ledger, and registers four teams"
+run dixit init "$DIR/organizer" --name "Demo League" --bare "$DIR/ledger.git"
+for t in "${TEAMS[@]}"; do run dixit -C "$DIR/organizer" team add "$t"; done
+run dixit -C "$DIR/organizer" round open --propose-by +1h --submit-by +2h
+
+step "Every team clones the ledger, trains a model on its secret labeler and proposes it"
+for t in "${TEAMS[@]}"; do
+  git clone -q "$DIR/ledger.git" "$DIR/$t"
+  run dixit challenge new "$DIR/work/$t" --labeler "$EX/labelers/$t.py" \
+    --domain grid:113x113 --hidden 64,64 --steps 300 --seed 7
+  run dixit -C "$DIR/$t" propose --team "$t" "$DIR/work/$t"
+done
+
+step "Teams submit programs: some right, some wrong, one hostile (dave hunts for alice's secret)"
+for prog in "$EX"/programs/*.py; do
+  name="$(basename "$prog" .py)"
+  solver="${name%%_for_*}"; target="${name##*_for_}"
+  run dixit -C "$DIR/$solver" submit --team "$solver" --challenge "$target" "$prog"
+done
+refused dixit -C "$DIR/alice" submit --team alice --challenge alice "$EX/labelers/alice.py"
+refused dixit -C "$DIR/bob" submit --team mallory --challenge alice "$EX/labelers/alice.py"
+run dixit -C "$DIR/carol" status
+
+step "The organizer closes the round early: reveal from escrow, replay in the sandbox, score"
+run dixit -C "$DIR/organizer" score --force
+refused dixit -C "$DIR/dave" submit --team dave --challenge bob "$EX/programs/alice_for_bob.py"
+
+step "Standings, and anyone re-derives every seal, signature and score from a clone"
+run dixit -C "$DIR/organizer" standings
+run dixit -C "$DIR/carol" verify
+
+printf '\n\033[1mdemo finished in %ss\033[0m (ledger: %s, try: dixit -C %s status)\n' \
+  "$((SECONDS - start))" "$DIR/ledger.git" "$DIR/alice"
