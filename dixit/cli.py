@@ -392,28 +392,34 @@ def doctor(as_json: JsonOpt = False) -> None:
     _say(f"sandbox isolation: {iso.level} ({iso.describe()})")
 
 
-def main() -> None:
-    """Entry point: one line and exit code 1 (2 for usage) for every expected failure."""
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code. One line, exit 1 (2 for usage), for every expected
+    failure; an unexpected one is a bug and keeps its traceback."""
+    from typer.exceptions import TyperException
+
     try:
-        app(standalone_mode=False)
+        code = app(args=argv, standalone_mode=False, prog_name="dixit")
     except DixitError as exc:
         err.print(Text("error: ", style="red bold") + Text(str(exc)))
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except typer.Abort:
         err.print(Text("aborted"))
-        sys.exit(1)
+        return 1
     except KeyboardInterrupt:
         err.print(Text("interrupted; the ledger is unchanged unless a commit was reported"))
-        sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
+        return 130
+    except TyperException as exc:  # usage errors (bad option, missing argument): exit 2
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show(file=sys.stderr)
+        else:
+            err.print(Text(f"error: {exc.format_message()}"))
+        return exc.exit_code
+    # Without standalone mode, typer returns a command's Exit code instead of raising it.
+    return code if isinstance(code, int) else 0
 
-        if isinstance(exc, click.exceptions.UsageError):
-            exc.show(file=sys.stderr)
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show(file=sys.stderr)
-            sys.exit(exc.exit_code)
-        raise
+
+def main() -> None:
+    sys.exit(run())
