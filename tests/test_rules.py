@@ -80,3 +80,10 @@ def test_default_rulebook_parses_and_documents_itself() -> None:
 def test_bad_rulebooks_are_refused_clearly(text: str, needle: str) -> None:
     with pytest.raises(RulesError, match=needle):
         rulebook.parse_text(text)
+
+
+def test_template_rulebook_is_the_default() -> None:
+    from pathlib import Path
+
+    template = Path(__file__).resolve().parent.parent / "scoring" / "rules.toml"
+    assert template.read_text() == rulebook.DEFAULT_RULES_TOML
