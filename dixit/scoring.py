@@ -76,11 +76,15 @@ def _agreement(a: np.ndarray, b: np.ndarray) -> float:
     return round(float((a == b).mean()), 6) if len(a) else 0.0
 
 
-def evaluate(state: st.State, rnd: st.Round, opened: Opened, root: Path, *,
-             allow_weak: bool = False, progress: Progress | None = None) -> dict[str, Any]:
-    """Replay every labeler, program and model; return the results document (unsigned)."""
-    import numpy as np
+def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path,
+                      targets: list[str] | None = None, *, allow_weak: bool = False,
+                      progress: Progress | None = None) -> dict[str, dict[str, Any]]:
+    """Replay the labelers, programs and models of ``targets`` (default: every challenge).
 
+    Returns, per challenge, JSON-ready facts: ``void``, ``model_accuracy`` and per submitting
+    team its ``agreement`` and ``error``. Challenges that share a domain share one replay call,
+    so warm workers are started once per domain, not once per challenge.
+    """
     from dixit import replay
 
     book: Rulebook = state.rules
@@ -90,71 +94,93 @@ def evaluate(state: st.State, rnd: st.Round, opened: Opened, root: Path, *,
                            output_bytes=book.replay.output_bytes,
                            batch_size=book.replay.batch_size)
     require = "none" if allow_weak else book.replay.isolation
-    isolation = replay.probe_isolation()
-    total = len(opened.payloads)
+    chosen = sorted(rnd.challenges) if targets is None else sorted(targets)
+    facts: dict[str, dict[str, Any]] = {}
+    groups: dict[tuple[str, int], list[str]] = {}
+    parsed: dict[str, domains.Domain] = {}
+    for target in chosen:
+        ch = rnd.challenges[target]
+        facts[target] = {"void": opened.missing.get((target, st.LABELER)),
+                         "model_accuracy": None, "submissions": {}}
+        if facts[target]["void"] is not None:
+            continue
+        try:
+            parsed[target] = domains.parse(ch.domain, root=root,
+                                           seed=int(ch.meta.get("seed", 0)))
+        except Exception as exc:  # a broken domain voids this challenge only
+            facts[target]["void"] = f"domain unusable: {str(exc).splitlines()[0]}"
+            continue
+        groups.setdefault((parsed[target].identity(), int(ch.meta.get("seed", 0))),
+                          []).append(target)
+    total = sum(1 for (o, i) in opened.payloads
+                if (i == st.LABELER and o in parsed) or i in parsed)
     done = [0]
+
+    def tick(_o: replay.Outcome) -> None:
+        done[0] += 1
+        if progress:
+            progress(done[0], total)
+
+    outcomes: dict[str, replay.Outcome] = {}
+    with tempfile.TemporaryDirectory(prefix="dixit-replay-") as tmp:
+        for members in groups.values():
+            programs: list[replay.Program] = []
+            for target in members:
+                subs = sorted(s for (s, t) in rnd.submissions if t == target)
+                for owner, item in [(target, st.LABELER), *((s, target) for s in subs)]:
+                    if (owner, item) in opened.payloads:
+                        p = Path(tmp) / f"{target}--{owner}--{item}.py"
+                        p.write_bytes(opened.payloads[(owner, item)])
+                        p.chmod(0o644)
+                        programs.append(replay.Program(key=f"{target}/{owner}/{item}", path=p))
+            for o in replay.replay(programs, parsed[members[0]], limits, require=require,
+                                   on_done=tick):
+                outcomes[o.key] = o
+    for target in chosen:
+        f = facts[target]
+        truth = outcomes.get(f"{target}/{target}/{st.LABELER}")
+        if f["void"] is None and (truth is None or truth.error is not None):
+            f["void"] = f"labeler failed: {truth.error if truth else 'not replayed'}"
+        if f["void"] is None and truth is not None and truth.labels is not None:
+            f["model_accuracy"] = _model_accuracy(state, rnd.challenges[target],
+                                                  parsed[target], truth.labels)
+        for owner in sorted(s for (s, t) in rnd.submissions if t == target):
+            o = outcomes.get(f"{target}/{owner}/{target}")
+            err = opened.missing.get((owner, target))
+            agreement: float | None = None
+            if f["void"] is not None:
+                err = err or "challenge void"
+            elif o is None:
+                err = err or "not replayed"
+            elif o.error is not None:
+                err = o.error
+            else:
+                assert truth is not None and truth.labels is not None and o.labels is not None
+                agreement = _agreement(o.labels, truth.labels)
+            f["submissions"][owner] = {"agreement": agreement, "error": err}
+    return facts
+
+
+def assemble(state: st.State, rnd: st.Round, facts: dict[str, dict[str, Any]],
+             isolation: str) -> dict[str, Any]:
+    """The results document from replayed facts: pure, applies the rulebook."""
+    book: Rulebook = state.rules
     challenges: list[dict[str, Any]] = []
     outcomes: list[rules.ChallengeOutcome] = []
-    with tempfile.TemporaryDirectory(prefix="dixit-replay-") as tmp:
-        for target in sorted(rnd.challenges):
-            ch = rnd.challenges[target]
-            subs = sorted((s, t) for (s, t) in rnd.submissions if t == target)
-            doc: dict[str, Any] = {"proposer": target, "kind": ch.kind, "domain": ch.domain,
-                                   "claimed_accuracy": float(ch.meta.get("claimed_accuracy", 0))}
-            void = opened.missing.get((target, st.LABELER))
-            programs: list[replay.Program] = []
-            for owner, item in [(target, st.LABELER), *subs]:
-                if (owner, item) in opened.payloads:
-                    p = Path(tmp) / f"{target}--{owner}--{item}.py"
-                    p.write_bytes(opened.payloads[(owner, item)])
-                    p.chmod(0o644)
-                    programs.append(replay.Program(key=f"{owner}/{item}", path=p))
-            results: dict[str, replay.Outcome] = {}
-            if void is None:
-                try:
-                    domain = domains.parse(ch.domain, root=root, seed=int(ch.meta.get("seed", 0)))
-                except Exception as exc:  # a broken domain voids this challenge only
-                    void = f"domain unusable: {exc}"
-                else:
-                    def tick(_o: replay.Outcome) -> None:
-                        done[0] += 1
-                        if progress:
-                            progress(done[0], total)
-
-                    for o in replay.replay(programs, domain, limits, require=require,
-                                           on_done=tick):
-                        results[o.key] = o
-            truth = results.get(f"{target}/{st.LABELER}")
-            if void is None and truth is not None and truth.error is not None:
-                void = f"labeler failed: {truth.error}"
-            doc["model_accuracy"] = None
-            if void is None and truth is not None and truth.labels is not None:
-                doc["model_accuracy"] = _model_accuracy(state, ch, domain, truth.labels)
-            sub_docs: list[dict[str, Any]] = []
-            sub_outcomes: list[rules.SubmissionOutcome] = []
-            for owner, _t in subs:
-                o = results.get(f"{owner}/{target}")
-                err = opened.missing.get((owner, target))
-                agreement: float | None = None
-                if void is not None:
-                    err = err or "challenge void"
-                elif o is None:
-                    err = err or "not replayed"
-                elif o.error is not None:
-                    err = o.error
-                else:
-                    assert truth is not None and truth.labels is not None and o.labels is not None
-                    agreement = _agreement(o.labels, truth.labels)
-                sub_outcomes.append(rules.SubmissionOutcome(owner, agreement, err))
-                sub_docs.append({"team": owner, "agreement": agreement, "error": err})
-            doc["submissions"] = sub_docs
-            doc["void"] = void
-            outcomes.append(rules.ChallengeOutcome(target, sub_outcomes, void))
-            claimed, measured = doc["claimed_accuracy"], doc["model_accuracy"]
-            doc["claim_flagged"] = bool(measured is not None and
-                                        abs(measured - claimed) > book.accuracy_tolerance)
-            challenges.append(doc)
-    del np
+    for target in sorted(rnd.challenges):
+        ch, f = rnd.challenges[target], facts[target]
+        claimed, measured = float(ch.meta.get("claimed_accuracy", 0)), f["model_accuracy"]
+        subs = [{"team": owner, "agreement": s["agreement"], "error": s["error"]}
+                for owner, s in sorted(f["submissions"].items())]
+        challenges.append({
+            "proposer": target, "kind": ch.kind, "domain": ch.domain,
+            "claimed_accuracy": claimed, "model_accuracy": measured, "void": f["void"],
+            "claim_flagged": bool(measured is not None
+                                  and abs(measured - claimed) > book.accuracy_tolerance),
+            "submissions": subs})
+        outcomes.append(rules.ChallengeOutcome(
+            target, [rules.SubmissionOutcome(s["team"], s["agreement"], s["error"])
+                     for s in subs], f["void"]))
     roster = sorted(state.teams)
     score = rules.score_round(roster, outcomes, book.threshold, book.points)
     by_proposer = {c.proposer: c for c in score.challenges}
@@ -165,8 +191,17 @@ def evaluate(state: st.State, rnd: st.Round, opened: Opened, root: Path, *,
         for sub in doc["submissions"]:
             sub["solved"] = sub["team"] in sc.solved_by
     return {"round": rnd.number, "teams": roster, "points": score.points,
-            "challenges": challenges, "rules": book.as_dict(),
-            "isolation": isolation.describe()}
+            "challenges": challenges, "rules": book.as_dict(), "isolation": isolation}
+
+
+def evaluate(state: st.State, rnd: st.Round, opened: Opened, root: Path, *,
+             allow_weak: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+    """Replay every labeler, program and model; return the results document (unsigned)."""
+    from dixit import replay
+
+    facts = replay_challenges(state, rnd, opened, root, allow_weak=allow_weak,
+                              progress=progress)
+    return assemble(state, rnd, facts, replay.probe_isolation().describe())
 
 
 def _model_accuracy(state: st.State, ch: st.Challenge, domain: domains.Domain,
