@@ -18,7 +18,7 @@ from typing import Any
 import toml
 
 from dixit import challenge as local
-from dixit import clock, entries, keystore, models, protocol, seal
+from dixit import clock, entries, keystore, models, protocol, seal, workflows
 from dixit import state as st
 from dixit.errors import ChallengeError, EntryError, KeyStoreError, PhaseError, UsageError
 from dixit.fsutil import atomic_write
@@ -65,6 +65,7 @@ def init(root: Path, name: str, *, escrow: bool = True, bare: Path | None = None
         "scoring/data/README.md": b"Shared evaluation data (safetensors) for dataset: domains.\n",
         ".gitignore": b"__pycache__/\n*.pyc\n",
     }
+    files.update(workflows.workflow_files())
     created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     try:
@@ -95,7 +96,8 @@ def attach_bare_remote(ledger: Ledger, bare: Path) -> None:
     ledger.repo.git.push("-q", "-u", "origin", "main")
 
 
-def team_add(ledger: Ledger, name: str, public_key: str | None = None) -> tuple[st.Team, Path | None]:
+def team_add(ledger: Ledger, name: str,
+             public_key: str | None = None) -> tuple[st.Team, Path | None]:
     """Register a team, generating its key pair unless its public key is given."""
     entries.check_name(name)
     snap0 = ledger.snapshot()
@@ -257,8 +259,9 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
                 "proposed": clock.iso(clock.now())}
         base = f"{st.round_dir(rnd.number)}/challenges/{team}"
         doc = {"challenge": meta, "model": ch.model, "seal": seal_table}
-        files: dict[str, bytes | None] = {f"{base}/challenge.toml": entries.signed(doc, key.signing),
-                                          f"{base}/model.safetensors": model_bytes}
+        files: dict[str, bytes | None] = {
+            f"{base}/challenge.toml": entries.signed(doc, key.signing),
+            f"{base}/model.safetensors": model_bytes}
         if blob is not None:
             files[f"{base}/labeler.escrow"] = blob
         holder["p"] = Proposed(rnd.number, team, seal_table["commitment"], model_sha, claimed,
@@ -313,8 +316,9 @@ def submit(ledger: Ledger, team: str, target: str, program: Path) -> Submitted:
         doc = {"submission": {"team": team, "target": target, "round": rnd.number,
                               "submitted": clock.iso(clock.now())}, "seal": seal_table}
         base = f"{st.round_dir(rnd.number)}/submissions/{team}"
-        files: dict[str, bytes | None] = {f"{base}/{target}.toml": entries.signed(doc, key.signing),
-                                          f"{base}/{target}.escrow": blob}
+        files: dict[str, bytes | None] = {
+            f"{base}/{target}.toml": entries.signed(doc, key.signing),
+            f"{base}/{target}.escrow": blob}
         replaced = (team, target) in rnd.submissions
         holder["s"] = Submitted(rnd.number, team, target, seal_table["commitment"], replaced)
         verb = "resubmit" if replaced else "submit"

@@ -91,7 +91,8 @@ class LocalChallenge:
 
 
 def create(out: Path, labeler: Path, domain_spec: str, *, arch: str = "mlp",
-           train_frac: float = 0.5, seed: int = 0, steps: int = 400, hidden: list[int] | None = None,
+           train_frac: float = 0.5, seed: int = 0, steps: int = 400,
+           hidden: list[int] | None = None,
            root: Path | None = None, max_program_bytes: int = 262144,
            progress: training.Progress | None = None) -> dict[str, Any]:
     """Train a model on ``labeler`` over the domain and write the challenge folder ``out``."""

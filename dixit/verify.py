@@ -51,6 +51,7 @@ def verify(ledger: Ledger, round_no: int | None = None, *, replay: bool = True,
         report.problems.append(str(exc))
         return report
     report.count("signatures", 1 + len(state.teams))
+    _check_history(ledger, report)
     for path in snap.paths("rounds/"):
         rel = path.split("/", 2)
         if len(rel) < 3 or not rel[1].isdigit():
@@ -71,7 +72,7 @@ def verify(ledger: Ledger, round_no: int | None = None, *, replay: bool = True,
 def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, report: Report, replay: bool,
                  allow_weak: bool, progress: Callable[[int, int], None] | None) -> None:
     snap = state.snapshot
-    for team, ch in sorted(rnd.challenges.items()):
+    for _team, ch in sorted(rnd.challenges.items()):
         model = snap.read(f"{ch.folder}/{ch.meta.get('model', 'model.safetensors')}")
         if model is None or seal.sha256_hex(model) != ch.seal.get("model_sha256"):
             report.problems.append(f"{ch.folder}/model.safetensors: does not match the model "
@@ -87,7 +88,7 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, report: Report,
         except DixitError as exc:
             report.problems.append(f"{ch.folder}: {exc}")
         report.count("seals")
-    for (owner, target), sub in sorted(rnd.submissions.items()):
+    for (_owner, target), sub in sorted(rnd.submissions.items()):
         if target not in rnd.challenges:
             report.problems.append(f"{sub.path}: submission to a challenge that does not exist")
             continue
@@ -141,6 +142,44 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, report: Report,
                                    "agreements under the rulebook")
         report.count("rounds re-scored (no replay)")
 
+
+
+_IMMUTABLE = re.compile(r"^(tournament\.toml|teams/[^/]+\.toml|rounds/\d+/(round\.toml|"
+                        r"results\.toml|challenges/.*|reveals/.*))$")
+_SUBMISSION = re.compile(r"^rounds/(\d+)/submissions/")
+_ROUND = re.compile(r"^rounds/(\d+)/")
+
+
+def _check_history(ledger: Ledger, report: Report) -> None:
+    """Walk every commit once (one git process): sealed files are written once and never
+    changed or deleted; a round's folder does not change after its results are committed."""
+    head = ledger.head()
+    if head is None:
+        return
+    log = ledger.repo.git.log("--reverse", "--no-renames", "--name-status", "--format=@@%H",
+                              head)
+    closed_at: dict[str, str] = {}
+    commits = 0
+    for block in log.split("@@")[1:]:
+        lines = [ln for ln in block.splitlines() if ln.strip()]
+        commit, changes = lines[0].strip(), [ln.split("\t", 1) for ln in lines[1:]]
+        commits += 1
+        for status, path in changes:
+            where = f"{path} (commit {commit[:10]})"
+            rnd = _ROUND.match(path)
+            if rnd and rnd.group(1) in closed_at:
+                report.problems.append(f"{where}: written after round {rnd.group(1)} was "
+                                       f"closed in commit {closed_at[rnd.group(1)][:10]}")
+            if status[0] in "MD" and _IMMUTABLE.match(path):
+                verb = "changed" if status[0] == "M" else "deleted"
+                report.problems.append(f"{where}: sealed file {verb} after it was committed")
+            elif status[0] == "D" and _SUBMISSION.match(path):
+                report.problems.append(f"{where}: a sealed submission was deleted")
+        for _status, path in changes:
+            m = re.match(r"^rounds/(\d+)/results\.toml$", path)
+            if m:
+                closed_at.setdefault(m.group(1), commit)
+    report.count("commits", commits)
 
 
 def _rules_as_toml(d: dict[str, Any]) -> dict[str, Any]:

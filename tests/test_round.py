@@ -8,8 +8,17 @@ from pathlib import Path
 import pytest
 import toml
 
-from tests.conftest import (EXAMPLES, League, Runner, copytree, git, ledger_fingerprint,
-                            make_league, program, propose_small)
+from tests.conftest import (
+    EXAMPLES,
+    League,
+    Runner,
+    copytree,
+    git,
+    ledger_fingerprint,
+    make_league,
+    program,
+    propose_small,
+)
 
 PROGRAMS = EXAMPLES / "programs"
 
@@ -27,7 +36,8 @@ def closed(tmp_path_factory: pytest.TempPathFactory, dixit: Runner):
                  "+2h")
         for team in ("alice", "bob", "carol"):
             propose_small(league, dixit, team)
-        crash = program(base, "crash", "raise RuntimeError('boom at import')\n\n\ndef label(x):\n    return x[:, 0]\n")
+        crash = program(base, "crash", "raise RuntimeError('boom at import')\n\n\n"
+                        "def label(x):\n    return x[:, 0]\n")
         for solver, target, prog in [
             ("bob", "alice", PROGRAMS / "bob_for_alice.py"),
             ("carol", "alice", PROGRAMS / "carol_for_alice.py"),
@@ -278,3 +288,21 @@ def test_round_without_escrow_scores_self_reveals_and_records_missing_ones(
     bob = next(c for c in results["challenges"] if c["proposer"] == "bob")
     assert bob["void"] is None and bob["submissions"] == []
     assert results["points"] == {"alice": 4, "bob": 3, "carol": 0}
+
+
+def test_verify_walks_history_so_edit_and_revert_is_caught(closed, dixit: Runner, keys: None,
+                                                           tmp_path: Path) -> None:
+    league, _, _ = closed
+    repo = copytree(league.root, tmp_path / "copy")
+    git(repo, "remote", "remove", "origin")
+    seal_file = repo / "rounds/001/submissions/bob/alice.toml"
+    original = seal_file.read_text()
+    seal_file.write_text(original.replace("commitment", "commitment", 1) + "\n")
+    git(repo, "commit", "-qam", "swap the seal")
+    seal_file.write_text(original)
+    git(repo, "commit", "-qam", "and put it back")
+    res = dixit("-C", repo, "verify", "--no-replay", "--json")
+    assert res.code == 1
+    problems = res.json()["problems"]
+    assert any("rounds/001/submissions/bob/alice.toml" in p and "after round 001 was closed"
+               in p for p in problems)
