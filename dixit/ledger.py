@@ -163,9 +163,20 @@ class Ledger:
             stale = Path(self.repo.git_dir) / "index.lock"
             if stale.exists():
                 stale.unlink(missing_ok=True)
+            self._recover()
             yield
         finally:
             os.close(fd)
+
+    def _recover(self) -> None:
+        """Finish a write that was killed between moving the branch and updating the files:
+        the commit is the truth, so the index and work tree are brought to it."""
+        if self.head() is None:
+            return
+        try:
+            self.repo.git.diff_index("--cached", "--quiet", "HEAD", "--")
+        except git.GitCommandError:
+            self.repo.git.read_tree("--reset", "-u", "HEAD")
 
     # -- remote sync -----------------------------------------------------------------------
 
