@@ -300,9 +300,24 @@ def reveal(team: TeamOpt, round_no: RoundOpt = None, as_json: JsonOpt = False) -
 
 @app.command()
 def score(
+    parts: Annotated[list[Path] | None, typer.Argument(
+        help="With --merge: the partial result files of every shard.", show_default=False)
+    ] = None,
     round_no: RoundOpt = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Organizer: close the round before its submit-by.")] = False,
+    due: Annotated[bool, typer.Option(
+        "--due", help="Close every round whose submit-by has passed (none due: do nothing, "
+        "exit 0). What the scheduled workflow runs; safe to run twice.")] = False,
+    shard: Annotated[str | None, typer.Option(
+        "--shard", metavar="K/N", help="Replay only shard K of N (a deterministic share of "
+        "the challenges, each with its labeler and programs) and write a partial result to "
+        "--out; nothing is committed.")] = None,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Where --shard writes its partial result (JSON).")] = None,
+    merge: Annotated[bool, typer.Option(
+        "--merge", help="Merge the partial results PARTS of every shard and commit them "
+        "exactly as one run would.")] = False,
     allow_weak_isolation: Annotated[bool, typer.Option(
         "--allow-weak-isolation", help="Score even if the sandbox is weaker than the "
         "rulebook's replay.isolation.")] = False,
@@ -313,17 +328,68 @@ def score(
     the whole domain, apply Dixit scoring, commit rounds/NNN/results.toml and tag the round.
     Running it again on a closed round writes nothing."""
     from dixit import report, scoring
+    from dixit.errors import UsageError
 
-    with _progress("replaying", as_json) as tick:
-        outcome = scoring.score(_ledger(), round_no, force=force,
-                                allow_weak=allow_weak_isolation, progress=tick)
-    if as_json:
-        _emit(outcome.results)
+    if parts and not merge:
+        raise UsageError("partial result files are only taken with --merge")
+    if merge and (shard or due or round_no is not None or out_file):
+        raise UsageError("--merge takes only the partial files (and --force, --json)")
+    if due and (force or round_no is not None):
+        raise UsageError("--due picks the rounds itself; drop --round/--force")
+    if (shard is None) != (out_file is None):
+        raise UsageError("--shard K/N and --out FILE go together")
+    if shard is not None:
+        _score_shard(shard, out_file, round_no, due, force, allow_weak_isolation, as_json)
         return
-    if not outcome.written:
-        _say(f"round {outcome.results['round']:03d} was already closed; nothing written")
-    out.print(report.results_table(outcome.results))
-    out.print(report.points_table(outcome.results))
+    if merge:
+        from dixit import shards
+
+        outcome = shards.merge(_ledger(), list(parts or []), force=force)
+        outcomes = [outcome]
+    elif due:
+        with _progress("replaying", as_json) as tick:
+            outcomes = scoring.score_due(_ledger(), allow_weak=allow_weak_isolation,
+                                         progress=tick)
+        closed = [o.results["round"] for o in outcomes if o.written]
+        if as_json:
+            _emit({"closed": closed, "results": [o.results for o in outcomes if o.written]})
+            return
+        if not outcomes:
+            _say("no round is due (every round is closed or still before its submit-by)")
+    else:
+        with _progress("replaying", as_json) as tick:
+            outcomes = [scoring.score(_ledger(), round_no, force=force,
+                                      allow_weak=allow_weak_isolation, progress=tick)]
+    if as_json:
+        _emit(outcomes[0].results)
+        return
+    for outcome in outcomes:
+        if not outcome.written:
+            _say(f"round {outcome.results['round']:03d} was already closed; nothing written")
+        out.print(report.results_table(outcome.results))
+        out.print(report.points_table(outcome.results))
+
+
+def _score_shard(spec: str, out_file: Path | None, round_no: int | None, due: bool,
+                 force: bool, allow_weak: bool, as_json: bool) -> None:
+    from dixit import shards
+
+    k, n = shards.parse_spec(spec)
+    assert out_file is not None
+    with _progress("replaying", as_json) as tick:
+        data = shards.run_shard(_ledger(), k, n, out_file, round_no, due=due, force=force,
+                                allow_weak=allow_weak, progress=tick)
+    info = {"round": data["round"] if data else None, "shard": f"{k}/{n}",
+            "challenges": data["shard"]["challenges"] if data else [],
+            "out": str(out_file) if data else None}
+    if as_json:
+        _emit(info)
+    elif data is None:
+        _say("no round is due; no partial result written")
+    else:
+        _say(f"replayed shard {k}/{n} of round {data['round']:03d} "
+             f"({', '.join(info['challenges']) or 'no challenges'}); wrote {out_file} "
+             f"(merge every part with `dixit score --merge PART...`)")
 
 
 @app.command()
@@ -376,6 +442,40 @@ def verify(
             _say(f"verify: {len(rep.problems)} problem(s); checked {checked}")
         else:
             _say(f"verify: ok ({checked})")
+    if rep.problems:
+        raise typer.Exit(1)
+
+
+@app.command()
+def validate(
+    base: Annotated[str, typer.Option(
+        "--base", help="The branch or commit the changes are judged against "
+        "(a pull request's base, e.g. origin/main).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every commit and file between --base and HEAD (a pull request) without running
+    any team code: only ledger entries, all of one signer, each signed with the key registered
+    for the owner of its path, companions matching their seals, deadlines by this machine's
+    clock, nothing sealed deleted or edited. Exits 1 naming each problem."""
+    from dixit import validate as v
+
+    rep = v.validate(_ctx["root"] or Path.cwd(), base)
+    for p in rep.problems:
+        err.print(Text("✗ ", style="red") + Text(p))
+    if as_json:
+        _emit(rep.as_dict())
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"Entries in {rep.commits} commit(s) since {base}",
+                      title_justify="left")
+        for col in ("path", "change", "kind", "signer"):
+            table.add_column(col)
+        for e in rep.entries:
+            table.add_row(Text(e["path"]), Text(e["status"]), Text(e["kind"]), Text(e["signer"]))
+        out.print(table)
+        _say(f"validate: {'ok' if not rep.problems else f'{len(rep.problems)} problem(s)'} "
+             f"(judged at {rep.now})")
     if rep.problems:
         raise typer.Exit(1)
 

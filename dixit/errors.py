@@ -65,3 +65,7 @@ class VerifyError(DixitError):
 
 class IsolationError(DixitError):
     """The kernel cannot give the sandbox the isolation the rulebook requires."""
+
+
+class ShardError(DixitError):
+    """A partial result file (``dixit score --shard``) cannot be merged as given."""

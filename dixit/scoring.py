@@ -204,12 +204,10 @@ def evaluate(state: st.State, rnd: st.Round, opened: Opened, root: Path, *,
     return assemble(state, rnd, facts, replay.probe_isolation().describe())
 
 
-def _model_accuracy(state: st.State, ch: st.Challenge, domain: domains.Domain,
-                    truth: np.ndarray) -> float | None:
-    """Accuracy of the published model on the held-out part (the claim's own split)."""
+def model_predictions(state: st.State, ch: st.Challenge, domain: domains.Domain
+                      ) -> np.ndarray | None:
+    """The published model's class predictions over the whole domain (None if unloadable)."""
     import torch
-
-    from dixit.training import split
 
     snap = state.snapshot
     weights = snap.read(f"{ch.folder}/{ch.meta.get('model', 'model.safetensors')}")
@@ -222,11 +220,28 @@ def _model_accuracy(state: st.State, ch: st.Challenge, domain: domains.Domain,
             module = models.load_weights(ch.model, Path(fh.name), state.rules.max_model_bytes)
         except Exception:
             return None
-    preds = torch.cat([models.predict(module, b) for b in domain.batches(8192)]).numpy()
+    return torch.cat([models.predict(module, b) for b in domain.batches(8192)]).numpy()
+
+
+def heldout_index(ch: st.Challenge, domain: domains.Domain) -> np.ndarray | None:
+    """Indices of the held-out part of the domain (the claim's own split), or None for all."""
+    from dixit.training import split
+
     frac = float(ch.meta.get("train_frac", 1.0))
-    if frac < 1.0:
-        _tr, ho = split(domain.size, frac, int(ch.meta.get("seed", 0)))
-        idx = ho.numpy()
+    if frac >= 1.0:
+        return None
+    _tr, ho = split(domain.size, frac, int(ch.meta.get("seed", 0)))
+    return ho.numpy()
+
+
+def _model_accuracy(state: st.State, ch: st.Challenge, domain: domains.Domain,
+                    truth: np.ndarray) -> float | None:
+    """Accuracy of the published model on the held-out part (the claim's own split)."""
+    preds = model_predictions(state, ch, domain)
+    if preds is None:
+        return None
+    idx = heldout_index(ch, domain)
+    if idx is not None:
         return _agreement(preds[idx], truth[idx])
     return _agreement(preds, truth)
 
@@ -321,3 +336,19 @@ def _retag(ledger: Ledger, state: st.State, rnd: st.Round) -> None:
                                  f"{st.round_dir(rnd.number)}/results.toml")
     if commit:
         ledger.ensure_tag(st.closed_tag(rnd.number), commit)
+
+
+def due_rounds(state: st.State, now: Any = None) -> list[int]:
+    """Rounds whose submit-by has passed and that are not closed yet, oldest first."""
+    now = now or clock.now()
+    return [n for n, r in sorted(state.rounds.items()) if not r.closed and now >= r.submit_by]
+
+
+def score_due(ledger: Ledger, *, allow_weak: bool = False,
+              progress: Progress | None = None) -> list[ScoreOutcome]:
+    """Close every due round (what the scheduled workflow runs); [] when none is due, so a
+    second run, or two runs racing, write nothing twice (``score`` re-checks under the lock)."""
+    ledger.sync()
+    state = st.load(ledger.snapshot())
+    return [score(ledger, n, allow_weak=allow_weak, progress=progress)
+            for n in due_rounds(state)]

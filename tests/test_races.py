@@ -34,7 +34,7 @@ def crowd(tmp_path: Path, dixit: Runner):
 
 def _assert_all_landed(bare: Path, procs: list[subprocess.Popen[str]]) -> None:
     for p in procs:
-        out, err = p.communicate(timeout=240)
+        _out, err = p.communicate(timeout=240)
         assert p.returncode == 0, err  # the retry loop absorbs every race here
         assert "Traceback" not in err
     subjects = git(bare, "log", "--format=%s").splitlines()
