@@ -18,7 +18,7 @@ from typing import Any
 import toml
 
 from dixit import challenge as local
-from dixit import clock, entries, keystore, models, protocol, seal, workflows
+from dixit import clock, entries, keystore, models, protocol, seal, tomlio, workflows
 from dixit import state as st
 from dixit.errors import ChallengeError, EntryError, KeyStoreError, PhaseError, UsageError
 from dixit.fsutil import atomic_write
@@ -180,12 +180,12 @@ def _keep_secret(tid: str, round_no: int, team: str, item: str, salt: bytes,
 def _load_secret(tid: str, round_no: int, team: str, item: str) -> tuple[bytes, bytes]:
     path = _secret_path(tid, round_no, team, item)
     try:
-        data = toml.loads(path.read_text())
+        data = tomlio.loads(path.read_text())
         return seal.unb64(data["salt"]), seal.unb64(data["payload"])
     except FileNotFoundError:
         raise KeyStoreError(f"no kept secret for {team}'s {item} in round {round_no} at {path}"
                             ) from None
-    except (KeyError, ValueError, toml.TomlDecodeError, EntryError):
+    except (KeyError, ValueError, tomlio.TomlError, EntryError, OSError):
         raise KeyStoreError(f"kept secret {path} is damaged") from None
 
 
@@ -219,10 +219,11 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     labeler = local.read_program(ch.labeler, rules.max_program_bytes, "labeler")
     if not ch.weights.is_file():
         raise ChallengeError(f"model {ch.weights} not found")
+    size = ch.weights.stat().st_size  # before reading: an oversized file is never loaded
+    if size > rules.max_model_bytes:
+        raise ChallengeError(f"model {ch.weights} is {size:,} bytes, over the rulebook's "
+                             f"limit of {rules.max_model_bytes:,} (limits.max_model_bytes)")
     model_bytes = ch.weights.read_bytes()
-    if len(model_bytes) > rules.max_model_bytes:
-        raise ChallengeError(f"model {ch.weights} is {len(model_bytes):,} bytes, over the "
-                             f"rulebook's limit of {rules.max_model_bytes:,}")
     models.load_weights(ch.model, ch.weights)  # refuses anything that is not a clean safetensors
     from dixit import domains
 

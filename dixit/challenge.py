@@ -11,6 +11,7 @@ else (scoring, verification) labelers only ever run in the sandbox.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import uuid
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import toml
 
-from dixit import domains, models, training
+from dixit import domains, models, tomlio, training
 from dixit.errors import ChallengeError
 from dixit.fsutil import atomic_write
 
@@ -49,7 +50,7 @@ def read_program(path: Path, max_bytes: int, what: str = "program") -> bytes:
         compile(text, str(path), "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         raise ChallengeError(f"{what} {path} is not valid Python: {exc}") from None
-    if "label" not in text:
+    if not re.search(r"\blabel\b", text):
         raise ChallengeError(f"{what} {path} defines no label(x) function")
     return data
 
@@ -142,13 +143,12 @@ def read(folder: Path) -> LocalChallenge:
     """Read and check a challenge folder written by ``create``."""
     meta_path = folder / "challenge.toml"
     try:
-        data = toml.loads(meta_path.read_text(encoding="utf-8"))
+        data = tomlio.loads(meta_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ChallengeError(f"{folder} is not a challenge folder (no challenge.toml); "
                              "make one with `dixit challenge new`") from None
-    except (OSError, UnicodeDecodeError, toml.TomlDecodeError, IndexError, ValueError) as exc:
-        raise ChallengeError(f"{meta_path} is not valid TOML: "
-                             f"{str(exc).splitlines()[0][:80]}") from None
+    except (OSError, UnicodeDecodeError, tomlio.TomlError) as exc:
+        raise ChallengeError(f"{meta_path} is not valid TOML: {exc}") from None
     meta, config = data.get("challenge"), data.get("model")
     if not isinstance(meta, dict) or not isinstance(config, dict):
         raise ChallengeError(f"{meta_path} needs [challenge] and [model] tables")

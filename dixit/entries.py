@@ -12,7 +12,7 @@ from typing import Any
 import toml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from dixit import seal
+from dixit import seal, tomlio
 from dixit.errors import EntryError
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -58,11 +58,11 @@ def parse(data: bytes, path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if len(data) > MAX_ENTRY_BYTES:
         raise EntryError(f"{path}: entry is larger than {MAX_ENTRY_BYTES} bytes")
     try:
-        doc = toml.loads(data.decode("utf-8"))
+        doc = tomlio.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise EntryError(f"{path}: not UTF-8 text") from None
-    except (toml.TomlDecodeError, IndexError, ValueError, TypeError) as exc:
-        raise EntryError(f"{path}: not valid TOML ({str(exc).splitlines()[0][:80]})") from None
+    except tomlio.TomlError as exc:
+        raise EntryError(f"{path}: not valid TOML ({exc})") from None
     sig = doc.pop("signature", None)
     if not isinstance(sig, dict):
         raise EntryError(f"{path}: entry is unsigned")

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import toml
-
+from dixit import tomlio
 from dixit.errors import ChallengeError
 
 if TYPE_CHECKING:
@@ -148,8 +147,8 @@ def load(path: str | Path) -> nn.Module:
     p = Path(path)
     meta = p / "challenge.toml" if p.is_dir() else p
     try:
-        data = toml.loads(meta.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, toml.TomlDecodeError) as exc:
+        data = tomlio.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomlio.TomlError) as exc:
         raise ChallengeError(f"cannot read {meta}: {exc}") from None
     config = data.get("model")
     if not isinstance(config, dict):

@@ -6,8 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import toml
-
+from dixit import tomlio
 from dixit.errors import RulesError
 
 DEFAULT_RULES_TOML = """\
@@ -139,9 +138,9 @@ def validate(book: Rulebook) -> None:
 
 def parse_text(text: str, source: str = "rules.toml") -> Rulebook:
     try:
-        data = toml.loads(text)
-    except (toml.TomlDecodeError, IndexError, ValueError) as exc:
-        raise RulesError(f"{source} is not valid TOML: {str(exc).splitlines()[0]}") from None
+        data = tomlio.loads(text)
+    except tomlio.TomlError as exc:
+        raise RulesError(f"{source} is not valid TOML: {exc}") from None
     return from_dict(data)
 
 
