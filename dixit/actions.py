@@ -202,6 +202,14 @@ class Proposed:
     whole_domain_accuracy: float
 
 
+def _as_team(snap: Snapshot, team: str, key: keystore.Identity) -> st.State:
+    """The state a team acts on, after checking its private key is the registered one."""
+    s = st.load(snap)
+    if s.team_key(team) != key.public:
+        raise KeyStoreError(f"the key in the key store is not the one registered for '{team}'")
+    return s
+
+
 def _require_open(rnd: st.Round, now: datetime, action: str, until: datetime) -> None:
     if rnd.closed:
         raise PhaseError(f"round {rnd.number} is closed; {action} is no longer possible")
@@ -240,9 +248,7 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     holder: dict[str, Proposed] = {}
 
     def build(snap: Snapshot) -> Change:
-        s = st.load(snap)
-        if s.team_key(team) != key.public:
-            raise KeyStoreError(f"the key in the key store is not the one registered for '{team}'")
+        s = _as_team(snap, team, key)
         rnd = s.round(None)
         _require_open(rnd, clock.now(), "proposing", rnd.propose_by)
         if team in rnd.challenges:
@@ -300,9 +306,7 @@ def submit(ledger: Ledger, team: str, target: str, program: Path) -> Submitted:
     holder: dict[str, Submitted] = {}
 
     def build(snap: Snapshot) -> Change:
-        s = st.load(snap)
-        if s.team_key(team) != key.public:
-            raise KeyStoreError(f"the key in the key store is not the one registered for '{team}'")
+        s = _as_team(snap, team, key)
         rnd = s.round(None)
         _require_open(rnd, clock.now(), "submitting", rnd.submit_by)
         ch = rnd.challenges.get(target)
@@ -370,9 +374,7 @@ def reveal(ledger: Ledger, team: str, round_no: int | None = None) -> list[str]:
     holder: dict[str, list[str]] = {}
 
     def build(snap: Snapshot) -> Change:
-        s = st.load(snap)
-        if s.team_key(team) != key.public:
-            raise KeyStoreError(f"the key in the key store is not the one registered for '{team}'")
+        s = _as_team(snap, team, key)
         rnd = s.round(round_no)
         if rnd.closed:
             raise PhaseError(f"round {rnd.number} is closed; nothing left to reveal")

@@ -76,6 +76,19 @@ def ledger_fingerprint(path: Path) -> tuple[str, str, str]:
     return refs, status, files
 
 
+@contextlib.contextmanager
+def scoped_env(base: Path) -> Iterator[None]:
+    """Environment for a module-scoped fixture (monkeypatch is per test): keys under base."""
+    saved = dict(os.environ)
+    os.environ.update({"DIXIT_HOME": str(base / "keys"), "GIT_CONFIG_GLOBAL": os.devnull,
+                       "GIT_CONFIG_NOSYSTEM": "1"})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @dataclass
 class League:
     root: Path          # the organizer's clone

@@ -10,18 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, League, Runner, git, ledger_fingerprint, make_league
+from tests.conftest import (
+    EXAMPLES,
+    League,
+    Runner,
+    git,
+    ledger_fingerprint,
+    make_league,
+    scoped_env,
+)
 
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory, dixit: Runner):
-    import os
-
     root = tmp_path_factory.mktemp("bad")
-    saved = dict(os.environ)
-    os.environ.update({"DIXIT_HOME": str(root / "keys"), "GIT_CONFIG_GLOBAL": os.devnull,
-                       "GIT_CONFIG_NOSYSTEM": "1"})
-    try:
+    with scoped_env(root):
         league = make_league(root, dixit, teams=("alice", "bob"))
         dixit.ok("-C", league.root, "round", "open", "--propose-by", "+1h", "--submit-by",
                  "+2h")
@@ -29,9 +32,6 @@ def base(tmp_path_factory: pytest.TempPathFactory, dixit: Runner):
         dixit.ok("challenge", "new", good, "--labeler", EXAMPLES / "labelers" / "alice.py",
                  "--domain", "grid:30x30", "--hidden", "8", "--steps", "5")
         yield league, good, root / "keys"
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _challenge(tmp: Path, good: Path, edit: Callable[[Path], None]) -> Path:

@@ -18,6 +18,7 @@ from tests.conftest import (
     make_league,
     program,
     propose_small,
+    scoped_env,
 )
 
 PROGRAMS = EXAMPLES / "programs"
@@ -27,10 +28,7 @@ PROGRAMS = EXAMPLES / "programs"
 def closed(tmp_path_factory: pytest.TempPathFactory, dixit: Runner):
     """One real round, played and scored once for the whole module."""
     base = tmp_path_factory.mktemp("closed")
-    saved = dict(os.environ)
-    os.environ.update({"DIXIT_HOME": str(base / "keys"), "GIT_CONFIG_GLOBAL": os.devnull,
-                       "GIT_CONFIG_NOSYSTEM": "1"})
-    try:
+    with scoped_env(base):
         league = make_league(base, dixit)
         dixit.ok("-C", league.root, "round", "open", "--propose-by", "+1h", "--submit-by",
                  "+2h")
@@ -50,9 +48,6 @@ def closed(tmp_path_factory: pytest.TempPathFactory, dixit: Runner):
                      target, prog)
         res = dixit.ok("-C", league.root, "score", "--force", "--json")
         yield league, res.json(), base / "keys"
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture
@@ -159,6 +154,7 @@ def test_verify_catches_edited_results(closed, dixit: Runner, keys: None, tmp_pa
 def test_late_submission_is_refused_and_writes_nothing(closed, dixit: Runner,
                                                        keys: None) -> None:
     league, _, _ = closed
+    git(league.clone("bob"), "pull", "-q", "--tags", "--ff-only")  # a sync is not a write
     before = ledger_fingerprint(league.clone("bob"))
     res = dixit("-C", league.clone("bob"), "submit", "--team", "bob", "--challenge", "alice",
                 PROGRAMS / "bob_for_alice.py")
