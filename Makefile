@@ -18,9 +18,11 @@ demo: $(STAMP)
 	bash scripts/demo.sh
 
 test: $(STAMP)
+	bash scripts/install-test-deps.sh
 	$(BIN)/pytest -q -n 2
 
 test-all: $(STAMP)
+	bash scripts/install-test-deps.sh
 	$(BIN)/pytest -q -n 2 -m ''
 
 bench: $(STAMP)

@@ -446,6 +446,34 @@ def verify(
         raise typer.Exit(1)
 
 
+@app.command("report")
+def report_site(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the site to.")],
+    no_pictures: Annotated[bool, typer.Option(
+        "--no-pictures", help="Skip the label maps (no replay, no matplotlib).")] = False,
+    allow_weak_isolation: Annotated[bool, typer.Option(
+        "--allow-weak-isolation", help="Replay for the pictures even with a weaker sandbox.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the results as a static site: OUT/index.html (standings, each closed round's
+    challenge-by-team matrix, claimed vs measured model accuracy) and, for 2-D grid domains,
+    label maps of the labeler, the model and every submission (replayed in the sandbox).
+    Opens from file:// or GitHub Pages; no external assets."""
+    from dixit import site
+
+    with _progress("drawing", as_json) as tick:
+        built = site.build(_reader(), out_dir, pictures=not no_pictures,
+                           allow_weak=allow_weak_isolation, progress=tick)
+    if as_json:
+        _emit(built.as_dict())
+        return
+    for why in built.skipped:
+        _say(f"no picture: {why}")
+    _say(f"wrote {out_dir / 'index.html'} ({len(built.rounds)} closed round(s), "
+         f"{len(built.pictures)} picture(s))")
+
+
 @app.command()
 def validate(
     base: Annotated[str, typer.Option(
@@ -489,7 +517,7 @@ def doctor(as_json: JsonOpt = False) -> None:
     if as_json:
         _emit(iso.as_dict())
         return
-    _say(f"sandbox isolation: {iso.level} ({iso.describe()})")
+    _say(f"sandbox isolation: {iso.describe()}")
 
 
 def run(argv: list[str] | None = None) -> int:

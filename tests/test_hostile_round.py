@@ -36,7 +36,8 @@ def test_hostile_corpus_through_score(tmp_path: Path, dixit: Runner,
     # Short limits keep the hangs in the corpus quick; the organizer commits the rulebook.
     rules_path = root / "scoring" / "rules.toml"
     rules = toml.loads(rules_path.read_text())
-    rules["replay"].update(cpu_seconds=3.0, wall_seconds=6.0, memory_mb=1024)
+    # wall >> cpu so a CPU hog is caught by its CPU limit even on a loaded 2-core machine
+    rules["replay"].update(cpu_seconds=2.0, wall_seconds=12.0, memory_mb=1024)
     rules_path.write_text(toml.dumps(rules))
     git(root, "commit", "-qam", "rules: short replay limits for the corpus")
     git(root, "push", "-q", "origin", "main")
