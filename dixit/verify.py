@@ -110,6 +110,17 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, report: Report,
         report.problems.append(f"round {rnd.number}: closed but not tagged {tag}")
     committed = rnd.results
     res_path = f"{st.round_dir(rnd.number)}/results.toml"
+    # The results name every entry they scored: an entry dropped or added since is visible
+    # even without a replay.
+    recorded = {(s.get("team"), c.get("proposer")) for c in committed.get("challenges", [])
+                for s in c.get("submissions", [])}
+    if recorded != set(rnd.submissions):
+        report.problems.append(f"{res_path}: scored submissions {sorted(recorded ^ set(rnd.submissions))} "  # noqa: E501
+                               "differ from the ledger's")
+    if {c.get("proposer") for c in committed.get("challenges", [])} != set(rnd.challenges):
+        report.problems.append(f"{res_path}: scored challenges differ from the ledger's")
+    if sorted(committed.get("teams", [])) != sorted(state.teams):
+        report.problems.append(f"{res_path}: the teams scored differ from the registry")
     if committed.get("rules") != state.rules.as_dict():
         # Re-score under the rules the round was closed with; a rules change later is legal.
         try:
