@@ -76,6 +76,18 @@ def _agreement(a: np.ndarray, b: np.ndarray) -> float:
     return round(float((a == b).mean()), 6) if len(a) else 0.0
 
 
+def replay_limits(book: Rulebook, allow_weak: bool = False) -> tuple[Any, str]:
+    """The rulebook's replay limits, and the weakest isolation to accept."""
+    from dixit import replay
+
+    limits = replay.Limits(cpu_seconds=book.replay.cpu_seconds,
+                           wall_seconds=book.replay.wall_seconds,
+                           memory_mb=book.replay.memory_mb,
+                           output_bytes=book.replay.output_bytes,
+                           batch_size=book.replay.batch_size)
+    return limits, "none" if allow_weak else book.replay.isolation
+
+
 def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path,
                       targets: list[str] | None = None, *, allow_weak: bool = False,
                       progress: Progress | None = None) -> dict[str, dict[str, Any]]:
@@ -87,13 +99,7 @@ def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path
     """
     from dixit import replay
 
-    book: Rulebook = state.rules
-    limits = replay.Limits(cpu_seconds=book.replay.cpu_seconds,
-                           wall_seconds=book.replay.wall_seconds,
-                           memory_mb=book.replay.memory_mb,
-                           output_bytes=book.replay.output_bytes,
-                           batch_size=book.replay.batch_size)
-    require = "none" if allow_weak else book.replay.isolation
+    limits, require = replay_limits(state.rules, allow_weak)
     chosen = sorted(rnd.challenges) if targets is None else sorted(targets)
     facts: dict[str, dict[str, Any]] = {}
     groups: dict[tuple[str, int], list[str]] = {}

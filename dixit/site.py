@@ -194,13 +194,7 @@ def _draw_round(state: st.State, rnd: st.Round, root: Path, out: Path, site: Sit
     """Replay the round's 2-D grid challenges and draw one PNG per challenge."""
     from dixit import replay
 
-    book = state.rules
-    limits = replay.Limits(cpu_seconds=book.replay.cpu_seconds,
-                           wall_seconds=book.replay.wall_seconds,
-                           memory_mb=book.replay.memory_mb,
-                           output_bytes=book.replay.output_bytes,
-                           batch_size=book.replay.batch_size)
-    require = "none" if allow_weak else book.replay.isolation
+    limits, require = scoring.replay_limits(state.rules, allow_weak)
     opened = scoring.open_round(state, rnd, None)  # after the close every secret is revealed
     grids: dict[str, domains.Domain] = {}
     for target, ch in sorted(rnd.challenges.items()):
