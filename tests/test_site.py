@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, Runner, git, program, propose_small
+from tests.conftest import EXAMPLES, Runner, git, program, propose_small, scoped_env
 from tests.conftest import League as _League
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -22,10 +22,7 @@ HOSTILE_ERROR = "<img src=x onerror=alert(1)>"
 def site(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> Iterator[Path]:
     """A closed round with a hostile tournament name and error text, and its site."""
     base = tmp_path_factory.mktemp("site")
-    saved = dict(os.environ)
-    os.environ.update({"DIXIT_HOME": str(base / "keys"), "GIT_CONFIG_GLOBAL": os.devnull,
-                       "GIT_CONFIG_NOSYSTEM": "1"})
-    try:
+    with scoped_env(base):
         root, bare = base / "organizer", base / "ledger.git"
         dixit.ok("init", root, "--name", HOSTILE_NAME, "--bare", bare)
         clones = {}
@@ -49,9 +46,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> Iterator[Pa
         assert data["rounds"] == [1] and data["skipped"] == []
         assert data["pictures"] == ["img/r001-alice.png", "img/r001-bob.png"]
         yield out
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def test_site_is_self_contained_and_escapes_team_text(site: Path) -> None:

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from dixit import workflows
-from tests.conftest import EXAMPLES, League, Runner, git, make_league, propose_small
+from tests.conftest import EXAMPLES, League, Runner, git, make_league, propose_small, scoped_env
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "dixit" / "templates" / "github" / "workflows"
@@ -200,10 +200,7 @@ def _fork(world_base: Path, bare: Path, name: str) -> Path:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> Iterator[World]:
     base = tmp_path_factory.mktemp("wf")
-    saved = dict(os.environ)
-    os.environ.update({"DIXIT_HOME": str(base / "keys"), "GIT_CONFIG_GLOBAL": os.devnull,
-                       "GIT_CONFIG_NOSYSTEM": "1"})
-    try:
+    with scoped_env(base):
         league = make_league(base, dixit)
         dixit.ok("-C", league.root, "round", "open", "--propose-by", "+1h", "--submit-by", "+2h")
         for team in ("alice", "bob", "carol"):
@@ -238,9 +235,6 @@ def world(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> Iterator[W
         tid = next(p.name for p in (base / "keys").iterdir())
         closer = (base / "keys" / tid / "closer.key").read_text().strip()
         yield World(league, base / "keys", closer, base)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _copy_bare(world: World, dest: Path) -> Path:
