@@ -265,7 +265,8 @@ class Ledger:
                 if self._push(change.tag):
                     return new
                 # Someone else pushed first: drop our commit, take theirs, rebuild on top.
-                self._move(new, old) if old else None
+                if old:
+                    self._move(new, old)
                 if change.tag:
                     self.repo.git.tag("-d", change.tag)
                 time.sleep(0.05 * (1 + _attempt))

@@ -116,6 +116,18 @@ def from_dict(data: dict[str, Any]) -> Rulebook:
     return book
 
 
+def from_record(record: dict[str, Any]) -> Rulebook:
+    """The inverse of ``Rulebook.as_dict`` (the rules a closed round recorded), validated."""
+    return from_dict({
+        "solve": {"threshold": record.get("threshold")},
+        "points": record.get("points", {}),
+        "claims": {"accuracy_tolerance": record.get("accuracy_tolerance")},
+        "limits": {"max_model_bytes": record.get("max_model_bytes"),
+                   "max_program_bytes": record.get("max_program_bytes")},
+        "replay": record.get("replay", {}),
+    })
+
+
 def validate(book: Rulebook) -> None:
     p = book.points
     if not 0.0 < book.threshold <= 1.0:

@@ -53,10 +53,7 @@ def open_round(state: st.State, rnd: st.Round, closer: keystore.Identity | None)
                 protocol.check_reveal(seal_table, context, seal.unb64(rv.salt), payload, where)
                 out.payloads[(owner, item)] = payload
                 continue
-            escrow_path = (f"{st.round_dir(rnd.number)}/challenges/{owner}/labeler.escrow"
-                           if item == st.LABELER else
-                           f"{st.round_dir(rnd.number)}/submissions/{owner}/{item}.escrow")
-            blob = snap.read(escrow_path)
+            blob = snap.read(st.escrow_path(rnd.number, owner, item))
             if blob is None or closer is None:
                 out.missing[(owner, item)] = "not revealed (no reveal and no escrow)"
                 continue

@@ -18,6 +18,7 @@ Paths in the ledger (NNN is the zero-padded round number):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,24 @@ def round_dir(number: int) -> str:
 
 def closed_tag(number: int) -> str:
     return f"round-{number:03d}-closed"
+
+
+def escrow_path(number: int, owner: str, item: str) -> str:
+    """Where the escrow of ``owner``'s sealed ``item`` (LABELER or a target team) lives."""
+    if item == LABELER:
+        return f"{round_dir(number)}/challenges/{owner}/labeler.escrow"
+    return f"{round_dir(number)}/submissions/{owner}/{item}.escrow"
+
+
+# Every file a round folder may hold (paths relative to rounds/NNN/).
+ROUND_FILES = [
+    re.compile(r"^round\.toml$"),
+    re.compile(r"^results\.toml$"),
+    re.compile(r"^challenges/[a-z0-9][a-z0-9_-]*/(challenge\.toml|model\.safetensors|"
+               r"labeler\.escrow)$"),
+    re.compile(r"^submissions/[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*\.(toml|escrow)$"),
+    re.compile(r"^reveals/[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*\.(toml|py)$"),
+]
 
 
 @dataclass(frozen=True)

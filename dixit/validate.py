@@ -24,7 +24,6 @@ from dixit import clock, entries, protocol, seal
 from dixit import state as st
 from dixit.errors import DixitError, EntryError, LedgerError, PhaseError
 from dixit.ledger import Snapshot, find_root
-from dixit.verify import _ROUND_FILES as ROUND_FILES  # one list of what a round may hold
 
 _TEAM_FILE = re.compile(r"^teams/([a-z0-9][a-z0-9_-]*)\.toml$")
 _ROUND_PATH = re.compile(r"^rounds/(\d{3,})/(.+)$")
@@ -47,7 +46,7 @@ def classify(path: str) -> Place | None:
     if m := _TEAM_FILE.match(path):
         return Place("team", ORGANIZER, team=m.group(1), name=path.rsplit("/", 1)[1])
     m = _ROUND_PATH.match(path)
-    if not m or not any(p.match(m.group(2)) for p in ROUND_FILES):
+    if not m or not any(p.match(m.group(2)) for p in st.ROUND_FILES):
         return None
     number, rest = int(m.group(1)), m.group(2).split("/")
     if rest == ["round.toml"]:
@@ -265,7 +264,7 @@ def _check_entry(trusted: st.State, snap: Snapshot, changed: set[str], path: str
             model = f"{base}/challenges/{team}/{meta.get('model', 'model.safetensors')}"
             if not snap.exists(model):
                 raise EntryError(f"{path}: its model {model} is missing")
-            if info.escrow and not snap.exists(f"{base}/challenges/{team}/labeler.escrow"):
+            if info.escrow and not snap.exists(st.escrow_path(n, team, st.LABELER)):
                 raise EntryError(f"{path}: its labeler.escrow is missing (this tournament "
                                  "escrows every secret to the closer)")
         elif place.name == "model.safetensors":
@@ -293,7 +292,7 @@ def _check_entry(trusted: st.State, snap: Snapshot, changed: set[str], path: str
             if (sub.get("team"), sub.get("target"), sub.get("round")) != (team, target, n):
                 raise EntryError(f"{path}: entry names another team, target or round than its "
                                  "place")
-            if info.escrow and not snap.exists(entry.removesuffix(".toml") + ".escrow"):
+            if info.escrow and not snap.exists(st.escrow_path(n, team, target)):
                 raise EntryError(f"{path}: its .escrow is missing (this tournament escrows "
                                  "every secret to the closer)")
         else:

@@ -11,19 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dixit import domains, rules, scoring, seal, views
+from dixit import domains, rulebook, rules, scoring, seal, views
 from dixit import state as st
 from dixit.errors import DixitError
 from dixit.ledger import Ledger
-
-_ROUND_FILES = [
-    re.compile(r"^round\.toml$"),
-    re.compile(r"^results\.toml$"),
-    re.compile(r"^challenges/[a-z0-9][a-z0-9_-]*/(challenge\.toml|model\.safetensors|"
-               r"labeler\.escrow)$"),
-    re.compile(r"^submissions/[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*\.(toml|escrow)$"),
-    re.compile(r"^reveals/[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*\.(toml|py)$"),
-]
 
 
 @dataclass
@@ -58,7 +49,7 @@ def verify(ledger: Ledger, round_no: int | None = None, *, replay: bool = True,
             if path != "rounds/README.md":
                 report.problems.append(f"{path}: unexpected file in the round ledger")
             continue
-        if not any(p.match(rel[2]) for p in _ROUND_FILES):
+        if not any(p.match(rel[2]) for p in st.ROUND_FILES):
             report.problems.append(f"{path}: unexpected file in the round ledger")
     for number, rnd in sorted(state.rounds.items()):
         if round_no is not None and number != round_no:
@@ -72,14 +63,15 @@ def verify(ledger: Ledger, round_no: int | None = None, *, replay: bool = True,
 def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, report: Report, replay: bool,
                  allow_weak: bool, progress: Callable[[int, int], None] | None) -> None:
     snap = state.snapshot
-    for _team, ch in sorted(rnd.challenges.items()):
+    for team, ch in sorted(rnd.challenges.items()):
         model = snap.read(f"{ch.folder}/{ch.meta.get('model', 'model.safetensors')}")
         if model is None or seal.sha256_hex(model) != ch.seal.get("model_sha256"):
             report.problems.append(f"{ch.folder}/model.safetensors: does not match the model "
                                    "hash in its seal")
-        escrow = snap.read(f"{ch.folder}/labeler.escrow")
+        escrow_path = st.escrow_path(rnd.number, team, st.LABELER)
+        escrow = snap.read(escrow_path)
         if escrow is not None and seal.sha256_hex(escrow) != ch.seal.get("escrow_sha256"):
-            report.problems.append(f"{ch.folder}/labeler.escrow: does not match its seal")
+            report.problems.append(f"{escrow_path}: does not match its seal")
         try:
             dom = domains.parse(ch.domain, root=ledger.root, seed=int(ch.meta.get("seed", 0)))
             if dom.identity() != ch.seal.get("domain_id"):
@@ -88,14 +80,14 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, report: Report,
         except DixitError as exc:
             report.problems.append(f"{ch.folder}: {exc}")
         report.count("seals")
-    for (_owner, target), sub in sorted(rnd.submissions.items()):
+    for (owner, target), sub in sorted(rnd.submissions.items()):
         if target not in rnd.challenges:
             report.problems.append(f"{sub.path}: submission to a challenge that does not exist")
             continue
-        escrow = snap.read(sub.path.removesuffix(".toml") + ".escrow")
+        escrow_path = st.escrow_path(rnd.number, owner, target)
+        escrow = snap.read(escrow_path)
         if escrow is not None and seal.sha256_hex(escrow) != sub.seal.get("escrow_sha256"):
-            report.problems.append(f"{sub.path.removesuffix('.toml')}.escrow: does not match "
-                                   "its seal")
+            report.problems.append(f"{escrow_path}: does not match its seal")
         report.count("seals")
     opened = scoring.open_round(state, rnd, None)
     for (owner, item), why in sorted(opened.missing.items()):
@@ -124,8 +116,7 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, report: Report,
     if committed.get("rules") != state.rules.as_dict():
         # Re-score under the rules the round was closed with; a rules change later is legal.
         try:
-            from dixit.rulebook import from_dict as _rb
-            book = _rb(_rules_as_toml(committed.get("rules", {})))
+            book = rulebook.from_record(committed.get("rules", {}))
         except DixitError as exc:
             report.problems.append(f"{res_path}: recorded rules are invalid: {exc}")
             return
@@ -191,14 +182,6 @@ def _check_history(ledger: Ledger, report: Report) -> None:
             if m:
                 closed_at.setdefault(m.group(1), commit)
     report.count("commits", commits)
-
-
-def _rules_as_toml(d: dict[str, Any]) -> dict[str, Any]:
-    return {"solve": {"threshold": d.get("threshold")}, "points": d.get("points", {}),
-            "claims": {"accuracy_tolerance": d.get("accuracy_tolerance")},
-            "limits": {"max_model_bytes": d.get("max_model_bytes"),
-                       "max_program_bytes": d.get("max_program_bytes")},
-            "replay": d.get("replay", {})}
 
 
 def _first_difference(a: Any, b: Any, path: str = "") -> str:
