@@ -201,13 +201,18 @@ class Ledger:
                               f"inspect with `git log --oneline --graph {BRANCH} "
                               f"{REMOTE}/{BRANCH}`")
 
+    def pull(self) -> None:
+        """Fast-forward to the remote under the writer lock (sync moves the branch, so it must
+        never run beside another writer in this clone)."""
+        with self.lock():
+            self.sync()
+
     def refresh(self) -> str | None:
         """Best-effort sync for read-only commands; returns a warning instead of failing."""
         if not self.has_remote():
             return None
         try:
-            with self.lock():
-                self.sync()
+            self.pull()
         except LedgerError as exc:
             return f"showing this clone's ledger without the remote's newest entries: {exc}"
         return None

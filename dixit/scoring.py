@@ -285,7 +285,7 @@ class ScoreOutcome:
 def score(ledger: Ledger, round_no: int | None = None, *, force: bool = False,
           allow_weak: bool = False, progress: Progress | None = None) -> ScoreOutcome:
     """Close a round (idempotent: a closed round is returned as it is, nothing written)."""
-    ledger.sync()
+    ledger.pull()
     state = st.load(ledger.snapshot())
     rnd = state.round(round_no)
     if rnd.closed:
@@ -351,7 +351,7 @@ def score_due(ledger: Ledger, *, allow_weak: bool = False,
               progress: Progress | None = None) -> list[ScoreOutcome]:
     """Close every due round (what the scheduled workflow runs); [] when none is due, so a
     second run, or two runs racing, write nothing twice (``score`` re-checks under the lock)."""
-    ledger.sync()
+    ledger.pull()
     state = st.load(ledger.snapshot())
     return [score(ledger, n, allow_weak=allow_weak, progress=progress)
             for n in due_rounds(state)]

@@ -99,7 +99,7 @@ def run_shard(ledger: Ledger, k: int, n: int, out: Path, round_no: int | None = 
     """
     from dixit import replay
 
-    ledger.sync()
+    ledger.pull()
     state = st.load(ledger.snapshot())
     if due:
         numbers = scoring.due_rounds(state)
@@ -222,7 +222,7 @@ def check_parts(state: st.State, parts: list[Part]) -> st.Round:
 def merge(ledger: Ledger, paths: list[Path], *, force: bool = False) -> scoring.ScoreOutcome:
     """Merge every shard's part into the round's results and commit them like ``score``."""
     parts = [read_part(p) for p in paths]
-    ledger.sync()
+    ledger.pull()
     state = st.load(ledger.snapshot())
     if parts and _int(parts[0].data["round"]):
         rnd0 = state.rounds.get(int(parts[0].data["round"]))
