@@ -417,6 +417,59 @@ def status(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+def inspect(
+    target: Annotated[str, typer.Argument(
+        metavar="CHALLENGE", help="A team name (its challenge in the round), a folder from "
+        "`dixit challenge new`, or a ledger folder rounds/NNN/challenges/TEAM.")],
+    round_no: RoundOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a challenge without running its code: kind, architecture and parameter counts,
+    domain, claimed accuracy, seal status (model and domain against the seal, escrow, reveal,
+    measured accuracy once closed) and where its files are."""
+    from dixit import inspection
+
+    data = inspection.inspect(target, root=_ctx["root"], round_no=round_no, warn=_warn)
+    if as_json:
+        _emit(data)
+        return
+    out.print(inspection.renderable(data))
+
+
+@app.command()
+def show(
+    target: Annotated[str, typer.Argument(
+        metavar="CHALLENGE", help="A team name (its challenge in the round), a folder from "
+        "`dixit challenge new`, or a ledger folder rounds/NNN/challenges/TEAM.")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="The PNG file to write.")],
+    round_no: RoundOpt = None,
+    submission: Annotated[str | None, typer.Option(
+        "--submission", "-s", help="Also draw this team's submitted program (once revealed).")
+    ] = None,
+    allow_weak_isolation: Annotated[bool, typer.Option(
+        "--allow-weak-isolation", help="Replay revealed code even with a weaker sandbox.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Draw a 2-D grid challenge's label maps side by side into a PNG: the labeler (the truth),
+    the model's predictions and, with --submission, a team's program, each point that disagrees
+    with the labeler in red. Ledger labelers and programs are drawn only once revealed, and run
+    only in the sandbox; before that the model is drawn alone."""
+    from dixit import pictures
+
+    shown = pictures.show(target, out_file, root=_ctx["root"], round_no=round_no,
+                          submission=submission, allow_weak=allow_weak_isolation, warn=_warn)
+    if as_json:
+        _emit(shown.as_dict())
+        return
+    for note in shown.notes:
+        _say(f"note: {note}")
+    parts = [p["title"] + (f" {p['agreement']:.2%}" if p["agreement"] is not None else "")
+             for p in shown.panels]
+    _say(f"wrote {out_file} ({'; '.join(parts)})")
+
+
+@app.command()
 def verify(
     round_no: RoundOpt = None,
     no_replay: Annotated[bool, typer.Option(

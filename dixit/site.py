@@ -8,26 +8,23 @@ Label maps (2-D grid domains of closed rounds) show, side by side, the revealed 
 published model's predictions and every submitted program's labels, with each point that
 disagrees with the labeler in red. The labeler and programs are replayed in the sandbox through
 ``dixit.replay`` exactly as ``dixit score`` replays them; the model runs through
-``dixit.models``. matplotlib (Agg) is imported only when pictures are drawn.
+``dixit.models``. ``dixit.pictures`` draws them (the same maps as ``dixit show``); matplotlib
+(Agg) is imported only when pictures are drawn.
 """
 
 from __future__ import annotations
 
 import tempfile
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dixit import clock, domains, scoring, views
+from dixit import clock, domains, pictures, scoring, views
 from dixit import state as st
 from dixit.errors import UsageError
 from dixit.fsutil import atomic_write
-
-if TYPE_CHECKING:
-    import numpy as np
 
 Progress = Callable[[int, int], None]
 
@@ -249,53 +246,16 @@ def _draw_challenge(state: st.State, rnd: st.Round, target: str, dom: domains.Do
     if truth is None or truth.labels is None:
         return False
     ch = rnd.challenges[target]
-    panels: list[tuple[str, np.ndarray | None, str]] = [("labeler (the secret)", truth.labels,
-                                                         "")]
+    panels = [pictures.Panel("labeler (the secret)", truth.labels)]
     model = scoring.model_predictions(state, ch, dom)
     if model is not None:
         model = (model != 0).astype("uint8")
-    panels.append(("published model", model, "" if model is not None else "cannot load"))
+    panels.append(pictures.Panel("published model", model,
+                                 "" if model is not None else "cannot load"))
     for solver in sorted(s for (s, t) in rnd.submissions if t == target):
         o = outcomes.get(f"{target}/{solver}/{target}")
         why = "not revealed" if o is None else (o.error or "")
-        panels.append((f"{solver}'s program", None if o is None else o.labels, why))
-    _render(panels, truth.labels, tuple(dom.dims), path)
+        panels.append(pictures.Panel(f"{solver}'s program", None if o is None else o.labels,
+                                     why))
+    pictures.render(panels, truth.labels, tuple(dom.dims), path)
     return True
-
-
-def _render(panels: list[tuple[str, np.ndarray | None, str]], truth: np.ndarray,
-            dims: tuple[int, ...], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    p, q = dims
-    colors = np.array([[0.96, 0.96, 0.94], [0.16, 0.33, 0.60], [0.86, 0.12, 0.12]])
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 3.0), squeeze=False)
-    for ax, (title, labels, why) in zip(axes[0], panels, strict=True):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if labels is None:  # a blank map of the same shape, with the reason in it
-            ax.imshow(np.full((q, p, 3), 0.92), origin="lower")
-            reason = "\n".join(textwrap.wrap((why.splitlines() or ["no labels"])[0][:150], 26))
-            ax.text(0.5, 0.5, reason, ha="center", va="center", fontsize=7,
-                    transform=ax.transAxes, parse_math=False)
-            ax.set_title(f"{title}\nno labels", fontsize=9, parse_math=False)
-            continue
-        index = labels.astype(np.int64).copy()
-        wrong = labels != truth
-        index[wrong] = 2
-        # Row-major grid order: point (i, j) is index i*q + j; show i across, j up.
-        ax.imshow(colors[index.reshape(p, q).T], origin="lower", interpolation="nearest")
-        agree = 1.0 - float(wrong.mean())
-        ax.set_title(f"{title}\n{agree:.2%} agree, {int(wrong.sum())} red", fontsize=9,
-                     parse_math=False)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as fh:
-        fig.savefig(fh, format="png", dpi=90, bbox_inches="tight", pad_inches=0.1)
-    plt.close(fig)
-    Path(fh.name).chmod(0o644)  # a temp file is 0600; the site is public
-    Path(fh.name).replace(path)
