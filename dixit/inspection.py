@@ -118,13 +118,19 @@ class Target:
 
     def load_model(self) -> nn.Module:
         """The model, loaded with strict checks; ChallengeError if it cannot be."""
+        if self.entry is None:
+            return models.load_weights(self.config, self.folder / self.model_name)
         data = self.model_bytes()
         if data is None:
             raise ChallengeError(f"the model of {self.label} is missing or over the size limit")
         with tempfile.NamedTemporaryFile(suffix=".safetensors") as fh:
             fh.write(data)
             fh.flush()
-            return models.load_weights(self.config, Path(fh.name))
+            try:
+                return models.load_weights(self.config, Path(fh.name))
+            except ChallengeError as exc:  # name the committed file, not the temporary copy
+                raise ChallengeError(str(exc).replace(
+                    fh.name, f"{self.entry.folder}/{self.model_name} (committed)")) from None
 
 
 def resolve(name: str, *, root: Path | None = None, round_no: int | None = None,
@@ -229,7 +235,8 @@ def describe(t: Target) -> dict[str, Any]:
         try:  # the counts follow from the config alone, even when the weights are bad
             module = models.build(t.config)
         except ChallengeError as exc:
-            problems.append(f"architecture: {exc}")
+            if str(exc) not in str(model["error"]):  # a bad config already failed the load
+                problems.append(f"architecture: {exc}")
     dom_info: dict[str, Any] = {"spec": str(meta.get("domain", "")), "kind": None, "size": None,
                                 "input_shape": None, "grid2d": False, "identity": None,
                                 "error": None}
@@ -389,12 +396,13 @@ def renderable(doc: dict[str, Any]) -> Group:
         title = f"{doc['team']}'s challenge, round {doc['round']:03d} ({doc['phase']})"
     else:
         title = f"local challenge {doc['files']['folder']} (not proposed)"
-    table = Table(title=title, title_justify="left", show_header=False)
+    # Text everywhere: a folder name or config value with [brackets] is shown, not rendered.
+    table = Table(title=Text(title), title_justify="left", show_header=False)
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")  # paths and hashes whole, never cut
 
     def row(key: str, value: Text | str) -> None:
-        table.add_row(key, value if isinstance(value, Text) else Text(str(value)))
+        table.add_row(Text(key), value if isinstance(value, Text) else Text(str(value)))
 
     row("kind", doc["kind"])
     arch = doc["architecture"]
@@ -405,9 +413,11 @@ def renderable(doc: dict[str, Any]) -> Group:
         row("parameters", f"{params['total']:,}")
         for group, n in params["modules"].items():
             row(f"  {group}", f"{n:,}")
-        for tensor in params["tensors"]:
-            shape = "×".join(map(str, tensor["shape"])) or "scalar"
-            row(f"    {tensor['name']}", f"{shape} {tensor['dtype']} = {tensor['numel']:,}")
+            for tensor in params["tensors"]:
+                if str(tensor["name"]).split(".", 1)[0] != group:
+                    continue
+                shape = "×".join(map(str, tensor["shape"])) or "scalar"
+                row(f"    {tensor['name']}", f"{shape} {tensor['dtype']} = {tensor['numel']:,}")
     model = doc["model"]
     row("model", (f"{model['bytes']:,} bytes, sha256 {model['sha256'][:16]}…"
                   if model["bytes"] is not None else "missing")
