@@ -127,6 +127,66 @@ def team_add(ledger: Ledger, name: str,
     return st.Team(name, public_key, added), path
 
 
+def team_rotate(ledger: Ledger, name: str, public_key: str | None = None,
+                reason: str = "") -> tuple[st.Team, Path | None]:
+    """Replace a team's key (organizer only). Entries signed before stay valid under the old
+    key; from this commit on only the new key signs for the team. Without ``public_key`` a new
+    key pair is generated into this machine's key store and the old key file is retired."""
+    entries.check_name(name)
+    _check_reason(reason)
+    info = st.read_info(ledger.snapshot())
+    organizer = keystore.load(info.id, "organizer")
+    ident = None
+    if public_key is None:
+        ident = keystore.generate(keystore.team_identity(name))
+        public_key = ident.public
+    else:
+        seal.load_public_key(public_key)
+    holder: dict[str, int] = {}
+
+    def build(snap: Snapshot) -> Change:
+        state = st.load(snap)
+        previous = state.team_key(name)
+        if public_key in state.teams[name].history:
+            raise EntryError(f"team '{name}' has held this key before; rotate to a new key")
+        number = len(state.teams[name].history)
+        doc = {"rotation": {"team": name, "number": number, "key": public_key,
+                            "previous": previous, "at": clock.iso(clock.now()),
+                            "reason": reason}}
+        holder["n"] = number
+        return Change({st.rotation_path(name, number): entries.signed(doc, organizer.signing)},
+                      f"team: rotate {name}'s key ({number})", "organizer")
+
+    ledger.append(build)
+    path = keystore.replace(info.id, ident, f"retired-{holder['n']:03d}") if ident else None
+    team = st.load(ledger.snapshot()).teams[name]
+    return team, path
+
+
+def team_remove(ledger: Ledger, name: str, reason: str = "") -> st.Team:
+    """Remove a team (organizer only): it can write nothing more, and rounds closed from now on
+    are scored without it. Its entries so far stay in the ledger and verify as before."""
+    entries.check_name(name)
+    _check_reason(reason)
+    info = st.read_info(ledger.snapshot())
+    organizer = keystore.load(info.id, "organizer")
+
+    def build(snap: Snapshot) -> Change:
+        state = st.load(snap)
+        state.team_key(name)  # unknown or already removed: refuse
+        doc = {"removal": {"team": name, "at": clock.iso(clock.now()), "reason": reason}}
+        return Change({st.removal_path(name): entries.signed(doc, organizer.signing)},
+                      f"team: remove {name}", "organizer")
+
+    ledger.append(build)
+    return st.load(ledger.snapshot()).teams[name]
+
+
+def _check_reason(reason: str) -> None:
+    if len(reason) > 500 or any(ord(c) < 32 for c in reason):
+        raise UsageError("--reason must be at most 500 printable characters on one line")
+
+
 # -- rounds -----------------------------------------------------------------------------------
 
 
@@ -149,7 +209,7 @@ def round_open(ledger: Ledger, propose_by: str | None, submit_by: str | None) ->
         if cur is not None and not cur.closed:
             raise PhaseError(f"round {cur.number} is still open; close it with `dixit score` "
                              "before opening the next")
-        if len(state.teams) < 2:
+        if len(state.roster()) < 2:
             raise PhaseError("a round needs at least two registered teams (`dixit team add`)")
         number = (cur.number + 1) if cur else 1
         doc = {"round": {"number": number, "propose_by": clock.iso(p_by),
@@ -202,12 +262,30 @@ class Proposed:
     whole_domain_accuracy: float
 
 
-def _as_team(snap: Snapshot, team: str, key: keystore.Identity) -> st.State:
-    """The state a team acts on, after checking its private key is the registered one."""
+def _as_team(snap: Snapshot, team: str) -> tuple[st.State, keystore.Identity]:
+    """The state a team acts on and its private key, checked to be the registered one."""
     s = st.load(snap)
+    key = team_identity(s, team)
     if s.team_key(team) != key.public:
-        raise KeyStoreError(f"the key in the key store is not the one registered for '{team}'")
-    return s
+        retired = key.public in s.teams[team].history
+        raise KeyStoreError(
+            f"the key in the key store for '{team}' " + (
+                "was retired by a key rotation; load the new key (`dixit team keygen --next` "
+                "makes one the organizer registers with `dixit team rotate --key`)" if retired
+                else "is not the one registered for it"))
+    return s, key
+
+
+def team_identity(state: st.State, team: str) -> keystore.Identity:
+    """The team's private key, promoting a pending next key once the organizer rotated to it."""
+    ident = keystore.team_identity(team)
+    registered = state.team_key(team)
+    pending = keystore.path_for(state.info.id, keystore.next_identity(ident))
+    if pending.exists():
+        nxt = keystore.load(state.info.id, keystore.next_identity(ident))
+        if nxt.public == registered:
+            keystore.promote(state.info.id, ident)
+    return keystore.load(state.info.id, ident)
 
 
 def _require_open(rnd: st.Round, now: datetime, action: str, until: datetime) -> None:
@@ -236,7 +314,6 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     from dixit import domains
 
     domain = domains.parse(ch.meta["domain"], root=ledger.root, seed=int(ch.meta["seed"]))
-    key = keystore.load(info.id, keystore.team_identity(team))
     model_sha = seal.sha256_hex(model_bytes)
     claimed = float(ch.meta["claimed_accuracy"])
     frac = float(ch.meta["train_frac"])
@@ -248,7 +325,7 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     holder: dict[str, Proposed] = {}
 
     def build(snap: Snapshot) -> Change:
-        s = _as_team(snap, team, key)
+        s, key = _as_team(snap, team)
         rnd = s.round(None)
         _require_open(rnd, clock.now(), "proposing", rnd.propose_by)
         if team in rnd.challenges:
@@ -298,17 +375,17 @@ def submit(ledger: Ledger, team: str, target: str, program: Path) -> Submitted:
     state = load_state(ledger)
     info = state.info
     state.team_key(team)
-    state.team_key(target)
+    state.team_key(target)  # a removed team's challenge takes no more programs
     if team == target:
         raise PhaseError(f"'{team}' cannot submit to its own challenge")
     source = local.read_program(program, state.rules.max_program_bytes)
-    key = keystore.load(info.id, keystore.team_identity(team))
     holder: dict[str, Submitted] = {}
 
     def build(snap: Snapshot) -> Change:
-        s = _as_team(snap, team, key)
+        s, key = _as_team(snap, team)
         rnd = s.round(None)
         _require_open(rnd, clock.now(), "submitting", rnd.submit_by)
+        s.team_key(target)
         ch = rnd.challenges.get(target)
         if ch is None:
             raise PhaseError(f"'{target}' has not proposed a challenge in round {rnd.number} "
@@ -369,12 +446,10 @@ def seal_of(rnd: st.Round, owner: str, item: str) -> dict[str, Any]:
 def reveal(ledger: Ledger, team: str, round_no: int | None = None) -> list[str]:
     """Reveal ``team``'s sealed labeler and programs (after submit-by); return items revealed."""
     entries.check_name(team)
-    state = load_state(ledger)
-    key = keystore.load(state.info.id, keystore.team_identity(team))
     holder: dict[str, list[str]] = {}
 
     def build(snap: Snapshot) -> Change:
-        s = _as_team(snap, team, key)
+        s, key = _as_team(snap, team)
         rnd = s.round(round_no)
         if rnd.closed:
             raise PhaseError(f"round {rnd.number} is closed; nothing left to reveal")
@@ -398,3 +473,15 @@ def reveal(ledger: Ledger, team: str, round_no: int | None = None) -> list[str]:
 
     ledger.append(build)
     return holder["done"]
+
+
+def team_keygen(ledger: Ledger, name: str, pending: bool) -> tuple[str, Path]:
+    """Make a team's key pair on the team's own machine; return (public key, key file).
+
+    Without ``pending`` it is the key the organizer registers with ``team add --key``; with
+    it, the next key for a rotation (``team rotate --key``), used from the rotation on."""
+    entries.check_name(name)
+    info = st.read_info(ledger.snapshot())
+    identity = keystore.team_identity(name)
+    ident = keystore.generate(keystore.next_identity(identity) if pending else identity)
+    return ident.public, keystore.save(info.id, ident)

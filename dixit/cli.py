@@ -154,6 +154,66 @@ def team_add(
     _say(f"registered team '{team.name}'" + (f"; private key: {path}" if path else ""))
 
 
+@team_app.command("rotate")
+def team_rotate(
+    name: Annotated[str, typer.Argument(help="The team whose key to replace.")],
+    key: Annotated[str | None, typer.Option(
+        "--key", help="The team's new public key (from `dixit team keygen NAME --next` on the "
+        "team's machine); otherwise a new key pair is generated into this key store.")] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the entry).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace a team's key (organizer only), e.g. after a leak. Entries signed before stay
+    valid under the old key; `dixit verify` checks each entry against the key of its time."""
+    from dixit import actions
+
+    team, path = actions.team_rotate(_ledger(), name, key, reason)
+    data = {"team": team.name, "key": team.key, "rotation": len(team.history) - 1,
+            "private_key": str(path) if path else None}
+    if as_json:
+        _emit(data)
+        return
+    _say(f"rotated '{team.name}' to key {data['rotation']}" +
+         (f"; private key: {path}" if path else ""))
+
+
+@team_app.command("remove")
+def team_remove(
+    name: Annotated[str, typer.Argument(help="The team to remove.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the entry).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a team (organizer only): it can write nothing more, and rounds closed from now on
+    are scored without it. Its earlier entries and points stay in the ledger."""
+    from dixit import actions
+
+    team = actions.team_remove(_ledger(), name, reason)
+    if as_json:
+        _emit({"team": team.name, "removed": team.removed})
+        return
+    _say(f"removed '{team.name}' from the tournament")
+
+
+@team_app.command("keygen")
+def team_keygen(
+    name: Annotated[str, typer.Argument(help="Your team's name.")],
+    pending: Annotated[bool, typer.Option(
+        "--next", help="Make the next key for a rotation; it takes over once the organizer "
+        "runs `dixit team rotate NAME --key PUBLIC`.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make your team's key pair on your own machine and print the public key to send to the
+    organizer (`dixit team add NAME --key PUBLIC`). The private key never leaves the key store."""
+    from dixit import actions
+
+    public, path = actions.team_keygen(_reader(), name, pending)
+    if as_json:
+        _emit({"team": name, "key": public, "private_key": str(path), "next": pending})
+        return
+    _say(f"public key: {public}")
+    _say(f"private key: {path} (keep it; send only the public key)")
+
+
 @team_app.command("list")
 def team_list(as_json: JsonOpt = False) -> None:
     """List the registered teams and their public keys."""
@@ -169,8 +229,11 @@ def team_list(as_json: JsonOpt = False) -> None:
     table.add_column("team")
     table.add_column("public key")
     table.add_column("registered")
+    table.add_column("rotations", justify="right")
+    table.add_column("status")
     for t in data["teams"]:
-        table.add_row(Text(t["name"]), Text(t["key"]), Text(t["added"]))
+        table.add_row(Text(t["name"]), Text(t["key"]), Text(t["added"]), str(t["rotations"]),
+                      Text(f"removed {t['removed']}" if t["removed"] else "active"))
     out.print(table)
 
 

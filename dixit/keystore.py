@@ -113,3 +113,29 @@ def load(tournament_id: str, identity: str, env_var: str | None = None) -> Ident
 
 def team_identity(team: str) -> str:
     return f"team-{team}"
+
+
+def next_identity(identity: str) -> str:
+    """A team's pending key, made before the organizer registers it by rotation."""
+    return f"{identity}.next"
+
+
+def _retire(path: Path, suffix: str) -> None:
+    if path.exists():
+        path.replace(path.with_name(f"{path.name}.{suffix}"))  # kept, never deleted
+
+
+def replace(tournament_id: str, ident: Identity, suffix: str) -> Path:
+    """Make ``ident`` the current key, keeping the old key file under ``suffix``."""
+    _retire(path_for(tournament_id, ident.name), suffix)
+    return save(tournament_id, ident)
+
+
+def promote(tournament_id: str, identity: str) -> Path:
+    """Make the pending next key the current one, keeping the old key file."""
+    pending = path_for(tournament_id, next_identity(identity))
+    nxt = load(tournament_id, next_identity(identity))
+    path = replace(tournament_id, Identity(identity, nxt.seed),
+                   f"retired-{int(pending.stat().st_mtime)}")
+    pending.unlink()
+    return path

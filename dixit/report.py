@@ -78,6 +78,8 @@ def standings_table(data: dict[str, Any]) -> Table:
     for row in data["standings"]:
         flags = Text("⚑ claim off ×" + str(row["flagged_claims"]), style="yellow") \
             if row.get("flagged_claims") else Text("")
+        if row.get("removed"):
+            flags.append(" removed", style="dim")
         table.add_row(_t(row["rank"]), _t(row["team"]), Text(str(row["points"]), style="bold"),
                       _t(row["solves"]), _t(row["dixits"]), flags)
     return table

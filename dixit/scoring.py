@@ -184,7 +184,7 @@ def assemble(state: st.State, rnd: st.Round, facts: dict[str, dict[str, Any]],
         outcomes.append(rules.ChallengeOutcome(
             target, [rules.SubmissionOutcome(s["team"], s["agreement"], s["error"])
                      for s in subs], f["void"]))
-    roster = sorted(state.teams)
+    roster = state.roster()
     score = rules.score_round(roster, outcomes, book.threshold, book.points)
     by_proposer = {c.proposer: c for c in score.challenges}
     for doc in challenges:
@@ -287,7 +287,7 @@ def score(ledger: Ledger, round_no: int | None = None, *, force: bool = False,
     """Close a round (idempotent: a closed round is returned as it is, nothing written)."""
     ledger.pull()
     state = st.load(ledger.snapshot())
-    rnd = state.round(round_no)
+    rnd = state.scored_round(round_no)
     if rnd.closed:
         assert rnd.results is not None and ledger.head() is not None
         _retag(ledger, state, rnd)
@@ -322,7 +322,7 @@ def score(ledger: Ledger, round_no: int | None = None, *, force: bool = False,
         except _Stale:
             # New entries landed while we replayed: score what the ledger now holds.
             state = st.load(ledger.snapshot())
-            rnd = state.round(rnd.number)
+            rnd = state.scored_round(rnd.number)
             if rnd.closed:
                 assert rnd.results is not None
                 return ScoreOutcome(public(rnd.results), False)

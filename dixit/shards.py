@@ -106,7 +106,7 @@ def run_shard(ledger: Ledger, k: int, n: int, out: Path, round_no: int | None = 
         if not numbers:
             return None
         round_no = numbers[0]
-    rnd = state.round(round_no)
+    rnd = state.scored_round(round_no)
     _closable(ledger, state, rnd, force)
     closer = scoring.load_closer(state.info)
     opened = scoring.open_round(state, rnd, closer)
@@ -203,7 +203,7 @@ def check_parts(state: st.State, parts: list[Part]) -> st.Round:
     if missing:
         raise ShardError(f"missing shard(s) {', '.join(f'{k}/{n}' for k in missing)} of round "
                          f"{number}; merge needs every part")
-    rnd = state.round(number)
+    rnd = state.scored_round(number)
     digest = inputs_digest(state.snapshot, number)
     expected = plan(rnd, n)
     for p in parts:

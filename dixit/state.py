@@ -4,6 +4,8 @@ Paths in the ledger (NNN is the zero-padded round number):
 
     tournament.toml                                  organizer-signed identity and public keys
     teams/<team>.toml                                organizer-signed team registration
+    teams/<team>/key-NNN.toml                        organizer-signed key rotation (001, 002...)
+    teams/<team>/removed.toml                        organizer-signed removal from the tournament
     scoring/rules.toml                               the rulebook
     rounds/NNN/round.toml                            organizer-signed deadlines
     rounds/NNN/challenges/<team>/challenge.toml      team-signed metadata, model config, seal
@@ -68,11 +70,29 @@ class Info:
     created: str
 
 
+def rotation_path(team: str, number: int) -> str:
+    return f"teams/{team}/key-{number:03d}.toml"
+
+
+def removal_path(team: str) -> str:
+    return f"teams/{team}/removed.toml"
+
+
+# Every file a team's folder may hold (paths relative to teams/<team>/).
+TEAM_FILES = re.compile(r"^(key-\d{3,}|removed)\.toml$")
+
+
 @dataclass(frozen=True)
 class Team:
     name: str
-    key: str
+    key: str                  # the key registered now (after every rotation)
     added: str
+    keys: tuple[str, ...] = ()  # every key in order: registration, then each rotation
+    removed: str | None = None  # when the organizer removed the team, if it did
+
+    @property
+    def history(self) -> tuple[str, ...]:
+        return self.keys or (self.key,)
 
 
 @dataclass(frozen=True)
@@ -160,11 +180,56 @@ class State:
         return self.rounds[number]
 
     def team_key(self, team: str) -> str:
+        """The key a team signs with now; refuses unknown and removed teams."""
         if team not in self.teams:
             raise EntryError(f"unknown team '{team}' (registered: "
                              f"{', '.join(sorted(self.teams)) or 'none'}); "
                              "the organizer adds teams with `dixit team add NAME`")
-        return self.teams[team].key
+        t = self.teams[team]
+        if t.removed is not None:
+            raise EntryError(f"team '{team}' was removed from the tournament ({t.removed}); "
+                             "it can no longer act")
+        return t.key
+
+    def scored_round(self, number: int | None) -> Round:
+        """The round as a close scores it: without the entries of removed teams."""
+        return set_aside(self.round(number), self.removed)
+
+    @property
+    def removed(self) -> set[str]:
+        return {n for n, t in self.teams.items() if t.removed is not None}
+
+    def roster(self) -> list[str]:
+        """The teams that play a round closed now: registered and not removed."""
+        return sorted(n for n, t in self.teams.items() if t.removed is None)
+
+    def verify_team_entry(self, data: bytes, path: str, team: str) -> dict[str, Any]:
+        """Check a team-signed entry against the team's keys. A snapshot cannot tell when an
+        entry was written, so any key the team has held is accepted here; ``dixit verify``
+        checks each entry against the key registered when its commit landed."""
+        if team not in self.teams:
+            self.team_key(team)  # raises the unknown-team error
+        keys = self.teams[team].history
+        for key in reversed(keys[1:]):
+            try:
+                return entries.verify(data, path, key)
+            except EntryError:
+                continue
+        return entries.verify(data, path, keys[0])
+
+
+def set_aside(rnd: Round, removed: set[str]) -> Round:
+    """``rnd`` without the entries of removed teams: a round closed after a team's removal is
+    scored as if it had never played it (its challenge, and programs by or for it)."""
+    if not removed & ({*rnd.challenges} | {t for t, _ in rnd.submissions}):
+        return rnd
+    return Round(rnd.number, rnd.propose_by, rnd.submit_by, rnd.opened,
+                 {t: c for t, c in rnd.challenges.items() if t not in removed},
+                 {k: s for k, s in rnd.submissions.items()
+                  if k[0] not in removed and k[1] not in removed},
+                 {k: r for k, r in rnd.reveals.items()
+                  if k[0] not in removed and k[1] not in removed},
+                 rnd.results)
 
 
 def _read(snap: Snapshot, path: str) -> bytes:
@@ -206,13 +271,37 @@ def load(snap: Snapshot) -> State:
         team = entries.check_name(get(t, "name", str, path))
         if f"{team}.toml" != name:
             raise EntryError(f"{path}: registers '{team}' under another team's file name")
-        teams[team] = Team(team, get(t, "key", str, path), str(t.get("added", "")))
+        teams[team] = _key_history(snap, info, Team(team, get(t, "key", str, path),
+                                                     str(t.get("added", ""))))
     state = State(snapshot=snap, info=info, teams=teams, rounds={}, rules=rules)
     for folder in snap.children("rounds"):
         if not folder.isdigit():
             continue
         state.rounds[int(folder)] = _load_round(state, int(folder))
     return state
+
+
+def _key_history(snap: Snapshot, info: Info, team: Team) -> Team:
+    """The team's rotations (each naming the key it replaces) and removal, if any."""
+    keys = [team.key]
+    number = 1
+    while (data := snap.read(rotation_path(team.name, number))) is not None:
+        path = rotation_path(team.name, number)
+        r = entries.verify(data, path, info.organizer_key).get("rotation", {})
+        if (get(r, "team", str, path), get(r, "number", int, path)) != (team.name, number):
+            raise EntryError(f"{path}: rotation names another team or number than its place")
+        if get(r, "previous", str, path) != keys[-1]:
+            raise EntryError(f"{path}: rotation does not replace the key registered before it")
+        keys.append(get(r, "key", str, path))
+        number += 1
+    removed = None
+    if (data := snap.read(removal_path(team.name))) is not None:
+        path = removal_path(team.name)
+        r = entries.verify(data, path, info.organizer_key).get("removal", {})
+        if get(r, "team", str, path) != team.name:
+            raise EntryError(f"{path}: removal names another team than its place")
+        removed = get(r, "at", str, path)
+    return Team(team.name, keys[-1], team.added, tuple(keys), removed)
 
 
 def _load_round(state: State, number: int) -> Round:
@@ -228,7 +317,7 @@ def _load_round(state: State, number: int) -> Round:
                 opened=str(r.get("opened", "")))
     for team in snap.children(f"{base}/challenges"):
         path = f"{base}/challenges/{team}/challenge.toml"
-        payload = entries.verify(_read(snap, path), path, state.team_key(team))
+        payload = state.verify_team_entry(_read(snap, path), path, team)
         meta = payload.get("challenge", {})
         if get(meta, "team", str, path) != team or get(meta, "round", int, path) != number:
             raise EntryError(f"{path}: entry names another team or round than its place")
@@ -241,7 +330,7 @@ def _load_round(state: State, number: int) -> Round:
             if not name.endswith(".toml"):
                 continue
             path = f"{base}/submissions/{team}/{name}"
-            payload = entries.verify(_read(snap, path), path, state.team_key(team))
+            payload = state.verify_team_entry(_read(snap, path), path, team)
             sub = payload.get("submission", {})
             target = name.removesuffix(".toml")
             if (get(sub, "team", str, path), get(sub, "target", str, path),
@@ -259,8 +348,10 @@ def _load_round(state: State, number: int) -> Round:
             payload, _sig = entries.parse(_read(snap, path), path)
             rv = payload.get("reveal", {})
             by = get(rv, "by", str, path)
-            key = state.info.closer_key if by == "closer" else state.team_key(owner)
-            entries.verify(_read(snap, path), path, key)
+            if by == "closer":
+                entries.verify(_read(snap, path), path, state.info.closer_key)
+            else:
+                state.verify_team_entry(_read(snap, path), path, owner)
             item = name.removesuffix(".toml")
             rnd.reveals[(owner, item)] = Reveal(
                 owner=owner, item=item, path=f"{base}/reveals/{owner}/"

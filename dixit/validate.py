@@ -25,7 +25,7 @@ from dixit import state as st
 from dixit.errors import DixitError, EntryError, LedgerError, PhaseError
 from dixit.ledger import Snapshot, find_root
 
-_TEAM_FILE = re.compile(r"^teams/([a-z0-9][a-z0-9_-]*)\.toml$")
+_TEAM_FILE = re.compile(r"^teams/([a-z0-9][a-z0-9_-]*)(\.toml|/(key-\d{3,}|removed)\.toml)$")
 _ROUND_PATH = re.compile(r"^rounds/(\d{3,})/(.+)$")
 ORGANIZER, CLOSER = "organizer", "closer"
 
@@ -196,7 +196,10 @@ def _signed(snap: Snapshot, path: str, key: str) -> dict[str, Any]:
 def _team_key(state: st.State, team: str, path: str) -> str:
     if team not in state.teams:
         raise EntryError(f"{path}: team '{team}' is not registered in this tournament")
-    return state.teams[team].key
+    try:
+        return state.team_key(team)  # the key registered now; a removed team has none
+    except EntryError as exc:
+        raise EntryError(f"{path}: {exc}") from None
 
 
 def _round(state: st.State, number: int, path: str) -> st.Round:
@@ -224,14 +227,36 @@ def _companion(snap: Snapshot, changed: set[str], path: str, entry: str, sealed:
         raise EntryError(f"{path}: does not match the hash sealed in {entry}")
 
 
+def _check_team_entry(trusted: st.State, payload: dict[str, Any], path: str,
+                      place: Place) -> None:
+    """A registration, key rotation or removal, judged against the base's registry."""
+    team = place.team
+    assert team is not None
+    if place.name == f"{team}.toml":
+        if payload.get("team", {}).get("name") != team:
+            raise EntryError(f"{path}: registers another team than its file name says")
+        return
+    _team_key(trusted, team, path)  # registered and not removed
+    if place.name == "removed.toml":
+        if payload.get("removal", {}).get("team") != team:
+            raise EntryError(f"{path}: removes another team than its folder says")
+        return
+    r = payload.get("rotation", {})
+    number = len(trusted.teams[team].history)
+    if (r.get("team"), r.get("number")) != (team, number) or \
+            place.name != f"key-{number:03d}.toml":
+        raise EntryError(f"{path}: the next key rotation of '{team}' is number {number}")
+    if r.get("previous") != trusted.teams[team].key:
+        raise EntryError(f"{path}: rotation does not replace the key registered now")
+
+
 def _check_entry(trusted: st.State, snap: Snapshot, changed: set[str], path: str, place: Place,
                  now: datetime) -> None:
     """Check one added or changed file; raise DixitError naming the first problem."""
     info, n = trusted.info, place.round
     if place.kind == "team":
         payload = _signed(snap, path, info.organizer_key)
-        if payload.get("team", {}).get("name") != place.team:
-            raise EntryError(f"{path}: registers another team than its file name says")
+        _check_team_entry(trusted, payload, path, place)
         return
     if place.kind == "results":
         raise EntryError(f"{path}: results are written by the closer (close-round workflow), "

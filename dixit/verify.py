@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dixit import domains, rulebook, rules, scoring, seal, views
+from dixit import domains, entries, rulebook, rules, scoring, seal, views
 from dixit import state as st
 from dixit.errors import DixitError
 from dixit.ledger import Ledger
@@ -42,7 +42,18 @@ def verify(ledger: Ledger, round_no: int | None = None, *, replay: bool = True,
         report.problems.append(str(exc))
         return report
     report.count("signatures", 1 + len(state.teams))
-    _check_history(ledger, report)
+    timeline = _check_history(ledger, report)
+    for path in snap.paths("teams/"):
+        rel = path.split("/")
+        if len(rel) == 3 and rel[1] in state.teams and st.TEAM_FILES.match(rel[2]):
+            continue
+        if len(rel) == 2 and (rel[1] == "README.md" or rel[1].removesuffix(".toml")
+                              in state.teams):
+            continue
+        report.problems.append(f"{path}: unexpected file in the team registry")
+    for number, rnd in sorted(state.rounds.items()):
+        if round_no is None or number == round_no:
+            _check_signers(state, rnd, timeline, report)
     for path in snap.paths("rounds/"):
         rel = path.split("/", 2)
         if len(rel) < 3 or not rel[1].isdigit():
@@ -56,12 +67,80 @@ def verify(ledger: Ledger, round_no: int | None = None, *, replay: bool = True,
             continue
         report.count("signatures", 1 + len(rnd.challenges) + len(rnd.submissions)
                      + len(rnd.reveals) + (1 if rnd.closed else 0))
-        _check_round(ledger, state, rnd, report, replay, allow_weak, progress)
+        _check_round(ledger, state, rnd, timeline, report, replay, allow_weak, progress)
     return report
 
 
-def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, report: Report, replay: bool,
-                 allow_weak: bool, progress: Callable[[int, int], None] | None) -> None:
+@dataclass
+class Timeline:
+    """When each path of the current tree was last written, as a commit's position in history."""
+
+    commits: list[str] = field(default_factory=list)
+    written: dict[str, int] = field(default_factory=dict)
+
+    def at(self, path: str) -> int | None:
+        return self.written.get(path)
+
+    def before(self, path: str, ordinal: int) -> bool:
+        at = self.written.get(path)
+        return at is not None and at < ordinal
+
+    def where(self, path: str) -> str:
+        at = self.written.get(path)
+        return f"{path} (commit {self.commits[at][:10]})" if at is not None else path
+
+
+def key_at(team: st.Team, timeline: Timeline, ordinal: int) -> tuple[str | None, str]:
+    """The key registered for ``team`` when commit ``ordinal`` landed, or None and why not.
+    A rotation or removal takes effect from the commit after its own."""
+    if not timeline.before(f"teams/{team.name}.toml", ordinal):
+        return None, f"written before team '{team.name}' was registered"
+    removal = timeline.at(st.removal_path(team.name))
+    if removal is not None and removal < ordinal:
+        return None, (f"written after team '{team.name}' was removed (commit "
+                      f"{timeline.commits[removal][:10]})")
+    key = team.history[0]
+    for number, rotated in enumerate(team.history[1:], 1):
+        if timeline.before(st.rotation_path(team.name, number), ordinal):
+            key = rotated
+    return key, ""
+
+
+def _check_signers(state: st.State, rnd: st.Round, timeline: Timeline, report: Report) -> None:
+    """Every team-signed entry is signed by the key its team held when the entry landed."""
+    base = st.round_dir(rnd.number)
+    signed = [(t, f"{c.folder}/challenge.toml") for t, c in rnd.challenges.items()]
+    signed += [(t, s.path) for (t, _g), s in rnd.submissions.items()]
+    signed += [(o, f"{base}/reveals/{o}/{i}.toml") for (o, i), r in rnd.reveals.items()
+               if r.by != "closer"]
+    for team, path in sorted(signed):
+        ordinal = timeline.at(path)
+        data = state.snapshot.read(path)
+        if ordinal is None or data is None:
+            continue
+        key, why = key_at(state.teams[team], timeline, ordinal)
+        if key is None:
+            report.problems.append(f"{timeline.where(path)}: {why}")
+            continue
+        try:
+            entries.verify(data, path, key)
+        except DixitError:
+            report.problems.append(f"{timeline.where(path)}: not signed with the key registered "
+                                   f"for '{team}' at that time (a retired or foreign key)")
+
+
+def _at_close(state: st.State, timeline: Timeline, closed_at: int) -> st.State:
+    """The registry as it stood when a round's results were committed: later registrations
+    and removals do not change what that round was scored with."""
+    teams = {n: replace(t, removed=t.removed if timeline.before(st.removal_path(n), closed_at)
+                        else None)
+             for n, t in state.teams.items() if timeline.before(f"teams/{n}.toml", closed_at)}
+    return st.State(state.snapshot, state.info, teams, state.rounds, state.rules)
+
+
+def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timeline,
+                 report: Report, replay: bool, allow_weak: bool,
+                 progress: Callable[[int, int], None] | None) -> None:
     snap = state.snapshot
     for team, ch in sorted(rnd.challenges.items()):
         model = snap.read(f"{ch.folder}/{ch.meta.get('model', 'model.safetensors')}")
@@ -89,6 +168,11 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, report: Report,
         if escrow is not None and seal.sha256_hex(escrow) != sub.seal.get("escrow_sha256"):
             report.problems.append(f"{escrow_path}: does not match its seal")
         report.count("seals")
+    res_path = f"{st.round_dir(rnd.number)}/results.toml"
+    closed_at = timeline.at(res_path)
+    if closed_at is not None:
+        state = _at_close(state, timeline, closed_at)
+    rnd = st.set_aside(rnd, state.removed)
     opened = scoring.open_round(state, rnd, None)
     for (owner, item), why in sorted(opened.missing.items()):
         if (owner, item) in rnd.reveals or rnd.closed:
@@ -101,7 +185,6 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, report: Report,
     if tag not in [t.name for t in ledger.repo.tags]:
         report.problems.append(f"round {rnd.number}: closed but not tagged {tag}")
     committed = rnd.results
-    res_path = f"{st.round_dir(rnd.number)}/results.toml"
     # The results name every entry they scored: an entry dropped or added since is visible
     # even without a replay.
     recorded = {(s.get("team"), c.get("proposer")) for c in committed.get("challenges", [])
@@ -111,7 +194,7 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, report: Report,
                                "differ from the ledger's")
     if {c.get("proposer") for c in committed.get("challenges", [])} != set(rnd.challenges):
         report.problems.append(f"{res_path}: scored challenges differ from the ledger's")
-    if sorted(committed.get("teams", [])) != sorted(state.teams):
+    if sorted(committed.get("teams", [])) != state.roster():
         report.problems.append(f"{res_path}: the teams scored differ from the registry")
     if committed.get("rules") != state.rules.as_dict():
         # Re-score under the rules the round was closed with; a rules change later is legal.
@@ -146,18 +229,21 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, report: Report,
 
 
 
-_IMMUTABLE = re.compile(r"^(tournament\.toml|teams/[^/]+\.toml|rounds/\d+/(round\.toml|"
+_IMMUTABLE = re.compile(r"^(tournament\.toml|teams/[^/]+\.toml|teams/[^/]+/[^/]+\.toml|"
+                        r"rounds/\d+/(round\.toml|"
                         r"results\.toml|challenges/.*|reveals/.*))$")
 _SUBMISSION = re.compile(r"^rounds/(\d+)/submissions/")
 _ROUND = re.compile(r"^rounds/(\d+)/")
 
 
-def _check_history(ledger: Ledger, report: Report) -> None:
+def _check_history(ledger: Ledger, report: Report) -> Timeline:
     """Walk every commit once (one git process): sealed files are written once and never
-    changed or deleted; a round's folder does not change after its results are committed."""
+    changed or deleted; a round's folder does not change after its results are committed.
+    Returns when each path was last written, for the checks that depend on time."""
+    timeline = Timeline()
     head = ledger.head()
     if head is None:
-        return
+        return timeline
     log = ledger.repo.git.log("--reverse", "--no-renames", "--name-status", "--format=@@%H",
                               head)
     closed_at: dict[str, str] = {}
@@ -166,7 +252,12 @@ def _check_history(ledger: Ledger, report: Report) -> None:
         lines = [ln for ln in block.splitlines() if ln.strip()]
         commit, changes = lines[0].strip(), [ln.split("\t", 1) for ln in lines[1:]]
         commits += 1
+        timeline.commits.append(commit)
         for status, path in changes:
+            if status[0] == "D":
+                timeline.written.pop(path, None)
+            else:
+                timeline.written[path] = len(timeline.commits) - 1
             where = f"{path} (commit {commit[:10]})"
             rnd = _ROUND.match(path)
             if rnd and rnd.group(1) in closed_at:
@@ -182,6 +273,7 @@ def _check_history(ledger: Ledger, report: Report) -> None:
             if m:
                 closed_at.setdefault(m.group(1), commit)
     report.count("commits", commits)
+    return timeline
 
 
 def _first_difference(a: Any, b: Any, path: str = "") -> str:

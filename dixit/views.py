@@ -13,7 +13,8 @@ from dixit import state as st
 
 
 def teams(state: st.State) -> dict[str, Any]:
-    return {"teams": [{"name": t.name, "key": t.key, "added": t.added}
+    return {"teams": [{"name": t.name, "key": t.key, "added": t.added,
+                       "rotations": len(t.history) - 1, "removed": t.removed}
                       for t in sorted(state.teams.values(), key=lambda t: t.name)]}
 
 
@@ -68,5 +69,6 @@ def standings(state: st.State) -> dict[str, Any]:
     return {"rounds": [r.number for r in closed],
             "standings": [{"rank": i + 1, "team": s.team, "points": s.points,
                            "solves": s.solves, "dixits": s.dixits,
-                           "flagged_claims": flagged.get(s.team, 0)}
+                           "flagged_claims": flagged.get(s.team, 0),
+                           "removed": s.team in state.removed}
                           for i, s in enumerate(table)]}
