@@ -26,6 +26,7 @@ class Played:
     league: League
     closed: Path      # a standalone clone in which the round is closed
     tokens: Path      # a local challenge folder on a non-grid domain
+    marker: Path      # bob's program writes it if it ever runs outside the sandbox
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +43,10 @@ def played(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> Iterator[
                      program(base, f"{team}_labeler", body), "--domain", "grid:12x12",
                      "--hidden", "8,8", "--steps", "30")
             dixit.ok("-C", league.clone(team), "propose", "--team", team, league.work / team)
+        marker = base / "ran-outside-the-sandbox"
+        escape = f"try:\n    open({str(marker)!r}, 'w').write('x')\nexcept OSError:\n    pass\n"
         dixit.ok("-C", league.clone("bob"), "submit", "--team", "bob", "--challenge", "alice",
-                 program(base, "bob_for_alice", DISC))
+                 program(base, "bob_for_alice", escape + DISC))
         tokens = league.work / "tokens"
         dixit.ok("challenge", "new", tokens, "--labeler", program(base, "tok", TOKENS),
                  "--domain", "tokens:3x3", "--hidden", "4", "--steps", "5")
@@ -53,7 +56,7 @@ def played(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> Iterator[
         git(base, "clone", "-q", str(league.bare), str(closed))
         git(closed, "remote", "remove", "origin")
         dixit.ok("-C", closed, "score", "--force")
-        yield Played(league, closed, tokens)
+        yield Played(league, closed, tokens, marker)
 
 
 def _one_line_error(res: object, *needles: str) -> None:
@@ -238,6 +241,7 @@ def test_show_after_the_close_with_a_submission(played: Played, dixit: Runner,
     assert 0.0 <= agreements[1] <= 1.0 and data["notes"] == []
     assert alice["submissions"][0]["agreement"] == 1.0
     _assert_panels(out, 3)
+    assert not played.marker.exists()  # bob's revealed program ran only in the sandbox
     data = dixit.ok("-C", played.closed, "show", "bob", "-o", out, "--json").json()
     assert len(data["panels"]) == 2
     _assert_panels(out, 2)
