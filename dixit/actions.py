@@ -18,7 +18,7 @@ from typing import Any
 import toml
 
 from dixit import challenge as local
-from dixit import clock, entries, keystore, models, protocol, seal, tomlio, workflows
+from dixit import clock, entries, keystore, kinds, models, protocol, seal, tomlio, workflows
 from dixit import state as st
 from dixit.errors import ChallengeError, EntryError, KeyStoreError, PhaseError, UsageError
 from dixit.fsutil import atomic_write
@@ -302,7 +302,10 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     state = load_state(ledger)
     info, rules = state.info, state.rules
     ch = local.read(folder)
-    labeler = local.read_program(ch.labeler, rules.max_program_bytes, "labeler")
+    kind = kinds.check(str(ch.meta.get("kind", "labeler")))
+    secret_path = getattr(ch, "secret", ch.labeler)  # TEMP until challenge.read lands
+    secret = kinds.read_flag(secret_path, "flag") if kind == "flag" else \
+        local.read_program(secret_path, rules.max_program_bytes, "labeler")
     if not ch.weights.is_file():
         raise ChallengeError(f"model {ch.weights} not found")
     size = ch.weights.stat().st_size  # before reading: an oversized file is never loaded
@@ -319,7 +322,7 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     frac = float(ch.meta["train_frac"])
     train_acc = float(ch.meta.get("train_accuracy", claimed))
     whole = frac * train_acc + (1 - frac) * claimed if frac < 1 else claimed
-    if whole >= rules.threshold:
+    if kind == "labeler" and whole >= rules.threshold:
         warn(f"running the model solves it: its accuracy over the domain (~{whole:.2%}) "
              f"meets the solve threshold ({rules.threshold:.2%}); any team can submit the model")
     holder: dict[str, Proposed] = {}
@@ -330,13 +333,12 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
         _require_open(rnd, clock.now(), "proposing", rnd.propose_by)
         if team in rnd.challenges:
             raise PhaseError(f"'{team}' already proposed a challenge in round {rnd.number}")
-        kind = str(ch.meta.get("kind", "labeler"))
         context = protocol.labeler_context(info.id, rnd.number, team, kind, domain.identity(),
                                            model_sha)
         seal_table, salt, blob = protocol.make_seal(
-            context, labeler, info.closer_escrow_key if info.escrow else None)
+            context, secret, info.closer_escrow_key if info.escrow else None)
         seal_table.update({"domain_id": domain.identity(), "model_sha256": model_sha})
-        _keep_secret(info.id, rnd.number, team, st.LABELER, salt, labeler)
+        _keep_secret(info.id, rnd.number, team, st.LABELER, salt, secret)
         meta = {"team": team, "round": rnd.number, "kind": kind, "domain": domain.spec,
                 "seed": int(ch.meta["seed"]), "train_frac": frac, "claimed_accuracy": claimed,
                 "train_accuracy": train_acc, "model": "model.safetensors",
@@ -378,7 +380,10 @@ def submit(ledger: Ledger, team: str, target: str, program: Path) -> Submitted:
     state.team_key(target)  # a removed team's challenge takes no more programs
     if team == target:
         raise PhaseError(f"'{team}' cannot submit to its own challenge")
-    source = local.read_program(program, state.rules.max_program_bytes)
+    cur = state.current
+    target_ch = cur.challenges.get(target) if cur is not None else None
+    source = kinds.read_submission(target_ch.kind if target_ch else "labeler", program,
+                                   state.rules.max_program_bytes)
     holder: dict[str, Submitted] = {}
 
     def build(snap: Snapshot) -> Change:
@@ -417,10 +422,11 @@ def reveal_files(rnd: st.Round, owner: str, item: str, salt: bytes, payload: byt
                  key: Any) -> dict[str, bytes | None]:
     """The ledger files of one reveal record (signed by the team or the closer)."""
     base = f"{st.round_dir(rnd.number)}/reveals/{owner}"
+    name = item + kinds.suffix(rnd.challenges[owner if item == st.LABELER else item].kind)
     doc = {"reveal": {"owner": owner, "item": item, "round": rnd.number, "by": by,
-                      "salt": seal.b64(salt), "file": f"{item}.py",
+                      "salt": seal.b64(salt), "file": name,
                       "sha256": seal.sha256_hex(payload)}}
-    return {f"{base}/{item}.toml": entries.signed(doc, key), f"{base}/{item}.py": payload}
+    return {f"{base}/{item}.toml": entries.signed(doc, key), f"{base}/{name}": payload}
 
 
 def sealed_items(rnd: st.Round, team: str) -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dixit import actions, clock, domains, entries, keystore, models, protocol, rules, seal
+from dixit import actions, clock, domains, entries, keystore, kinds, models, protocol, rules, seal
 from dixit import state as st
 from dixit.errors import EntryError, KeyStoreError, PhaseError, SealError
 from dixit.ledger import Change, Ledger, Snapshot
@@ -103,9 +103,12 @@ def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path
     parsed: dict[str, domains.Domain] = {}
     for target in chosen:
         ch = rnd.challenges[target]
-        facts[target] = {"void": opened.missing.get((target, st.LABELER)),
+        # An emulate challenge is judged against its public model, so it stands without the
+        # labeler (which then only checks the claim).
+        facts[target] = {"void": None if ch.kind == "emulate"
+                         else opened.missing.get((target, st.LABELER)),
                          "model_accuracy": None, "submissions": {}}
-        if facts[target]["void"] is not None:
+        if facts[target]["void"] is not None or not kinds.replayed(ch.kind):
             continue
         try:
             parsed[target] = domains.parse(ch.domain, root=root,
@@ -140,13 +143,25 @@ def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path
                                    on_done=tick):
                 outcomes[o.key] = o
     for target in chosen:
-        f = facts[target]
+        ch, f = rnd.challenges[target], facts[target]
+        if ch.kind == "flag":
+            _judge_flags(rnd, target, opened, f)
+            continue
         truth = outcomes.get(f"{target}/{target}/{st.LABELER}")
-        if f["void"] is None and (truth is None or truth.error is not None):
-            f["void"] = f"labeler failed: {truth.error if truth else 'not replayed'}"
-        if f["void"] is None and truth is not None and truth.labels is not None:
-            f["model_accuracy"] = _model_accuracy(state, rnd.challenges[target],
-                                                  parsed[target], truth.labels)
+        labels = truth.labels if truth is not None and truth.error is None else None
+        reference = labels
+        if f["void"] is None and ch.kind == "emulate":
+            preds = model_predictions(state, ch, parsed[target])
+            if preds is None:
+                f["void"] = "the published model could not be loaded and run"
+            reference = preds
+            if preds is not None and labels is not None:
+                f["model_accuracy"] = _held_out_agreement(ch, parsed[target], preds, labels)
+        elif f["void"] is None:
+            if labels is None:
+                f["void"] = f"labeler failed: {truth.error if truth else 'not replayed'}"
+            else:
+                f["model_accuracy"] = _model_accuracy(state, ch, parsed[target], labels)
         for owner in sorted(s for (s, t) in rnd.submissions if t == target):
             o = outcomes.get(f"{target}/{owner}/{target}")
             err = opened.missing.get((owner, target))
@@ -158,10 +173,23 @@ def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path
             elif o.error is not None:
                 err = o.error
             else:
-                assert truth is not None and truth.labels is not None and o.labels is not None
-                agreement = _agreement(o.labels, truth.labels)
+                assert reference is not None and o.labels is not None
+                agreement = _agreement(o.labels, reference)
             f["submissions"][owner] = {"agreement": agreement, "error": err}
     return facts
+
+
+def _judge_flags(rnd: st.Round, target: str, opened: Opened, f: dict[str, Any]) -> None:
+    """Flag guesses against the revealed flag: nothing runs, strings are compared."""
+    secret = opened.payloads.get((target, st.LABELER))
+    for owner in sorted(s for (s, t) in rnd.submissions if t == target):
+        guess = opened.payloads.get((owner, target))
+        err = opened.missing.get((owner, target))
+        if f["void"] is not None:
+            err = err or "challenge void"
+        agreement = kinds.flag_agreement(secret, guess) \
+            if secret is not None and guess is not None and f["void"] is None else None
+        f["submissions"][owner] = {"agreement": agreement, "error": err}
 
 
 def assemble(state: st.State, rnd: st.Round, facts: dict[str, dict[str, Any]],
@@ -241,8 +269,11 @@ def _model_accuracy(state: st.State, ch: st.Challenge, domain: domains.Domain,
                     truth: np.ndarray) -> float | None:
     """Accuracy of the published model on the held-out part (the claim's own split)."""
     preds = model_predictions(state, ch, domain)
-    if preds is None:
-        return None
+    return None if preds is None else _held_out_agreement(ch, domain, preds, truth)
+
+
+def _held_out_agreement(ch: st.Challenge, domain: domains.Domain, preds: np.ndarray,
+                        truth: np.ndarray) -> float:
     idx = heldout_index(ch, domain)
     if idx is not None:
         return _agreement(preds[idx], truth[idx])

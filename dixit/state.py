@@ -55,7 +55,7 @@ ROUND_FILES = [
     re.compile(r"^challenges/[a-z0-9][a-z0-9_-]*/(challenge\.toml|model\.safetensors|"
                r"labeler\.escrow)$"),
     re.compile(r"^submissions/[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*\.(toml|escrow)$"),
-    re.compile(r"^reveals/[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*\.(toml|py)$"),
+    re.compile(r"^reveals/[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*\.(toml|py|txt)$"),
 ]
 
 

@@ -1,0 +1,77 @@
+"""Challenge kinds: what the sealed secret is, what a submission is, what it is scored against.
+
+- ``labeler`` (default): the secret is the labeling program the model was trained on; a
+  submission is a program, scored by its agreement with the labeler over the domain.
+- ``emulate``: the secret is the labeler too, but a submission is scored by its agreement with
+  the published model's own predictions: reproduce what the model does, mistakes included.
+- ``flag``: the secret is a short string (a planted fact or trigger); a submission is a string,
+  scored 1 or 0 by a constant-time comparison after normalization (see
+  ``dixit.challenge.normalize_flag``).
+
+The kind is in the challenge's signed metadata and in its seal's context, so it cannot change
+after proposing. Points follow the same Dixit rules for every kind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dixit.errors import ChallengeError
+
+KINDS = ("labeler", "emulate", "flag")
+MAX_FLAG_BYTES = 1024
+
+
+def check(kind: str) -> str:
+    if kind not in KINDS:
+        raise ChallengeError(f"unknown challenge kind {kind!r}; choose one of {', '.join(KINDS)}")
+    return kind
+
+
+def replayed(kind: str) -> bool:
+    """Whether submissions are programs run over the domain (else they are strings)."""
+    return kind != "flag"
+
+
+def suffix(kind: str) -> str:
+    """File suffix of a revealed secret or submission for a challenge of this kind."""
+    return ".txt" if kind == "flag" else ".py"
+
+
+def read_flag(path: Path, what: str) -> bytes:
+    """A flag or flag guess: UTF-8 text, at most MAX_FLAG_BYTES, not empty once normalized."""
+    from dixit.challenge import normalize_flag
+
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise ChallengeError(f"{what} {path} not found") from None
+    if not path.is_file():
+        raise ChallengeError(f"{what} {path} is not a file")
+    if size > MAX_FLAG_BYTES:
+        raise ChallengeError(f"{what} {path} is {size:,} bytes; a flag is at most "
+                             f"{MAX_FLAG_BYTES} bytes of text")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ChallengeError(f"{what} {path} is not UTF-8 text") from None
+    if "\x00" in text or not normalize_flag(text):
+        raise ChallengeError(f"{what} {path} must hold a non-empty line of text")
+    return data
+
+
+def read_submission(kind: str, path: Path, max_program_bytes: int) -> bytes:
+    """What a team submits for a challenge of ``kind``: a program, or a flag guess."""
+    if replayed(kind):
+        from dixit.challenge import read_program
+
+        return read_program(path, max_program_bytes)
+    return read_flag(path, "flag guess")
+
+
+def flag_agreement(secret: bytes, guess: bytes) -> float:
+    """1.0 when the guess names the flag (normalized, compared in constant time), else 0.0."""
+    from dixit.challenge import flag_matches
+
+    return 1.0 if flag_matches(secret, guess) else 0.0
