@@ -24,8 +24,8 @@ checks of ``dixit.models`` (never unpickled); the labeler is never run here.
                    where each check is "ok", "mismatch", "missing" (or null: nothing to check)
     results       null, or for a closed round {"model_accuracy", "claimed_accuracy",
                    "claim_flagged", "void", "solved_by", "points"}
-    files         absolute paths: {"folder", "challenge", "model", "labeler", "escrow",
-                   "reveal", "results"} (null where there is no such file)
+    files         absolute paths: {"folder", "challenge", "model", "secret" (a local folder's
+                   labeler or flag file), "escrow", "reveal", "results"} (null: no such file)
     problems      one line per failed check (empty when everything holds)
 
 ``seal.model`` checks the committed model against the sealed ``model_sha256``;
@@ -277,10 +277,10 @@ def describe(t: Target) -> dict[str, Any]:
 def _files(t: Target) -> dict[str, str | None]:
     files: dict[str, str | None] = {
         "folder": str(t.folder), "challenge": str(t.folder / "challenge.toml"),
-        "model": str(t.folder / t.model_name), "labeler": None, "escrow": None,
+        "model": str(t.folder / t.model_name), "secret": None, "escrow": None,
         "reveal": None, "results": None}
     if t.local is not None:
-        files["labeler"] = str(t.local.labeler)
+        files["secret"] = str(t.local.labeler)
     if t.entry is not None and t.round is not None and t.state is not None and t.ledger:
         snap, number = t.state.snapshot, t.round.number
         escrow = st.escrow_path(number, t.entry.team, st.LABELER)

@@ -128,7 +128,7 @@ def test_inspect_by_team_name(played: Played, dixit: Runner) -> None:
     assert seal["escrowed"] is True and seal["revealed"] is False and seal["reveal"] is None
     assert doc["results"] is None and doc["problems"] == []
     assert Path(doc["files"]["model"]) == model and Path(doc["files"]["escrow"]).is_file()
-    assert doc["files"]["labeler"] is None  # a ledger challenge's labeler is sealed
+    assert doc["files"]["secret"] is None  # a ledger challenge's labeler is sealed
 
     human = dixit.ok("-C", clone, "inspect", "alice").out
     for text in ("alice's challenge, round 001", "parameters", f"{MLP_8_8}", "grid:12x12",
@@ -143,7 +143,7 @@ def test_inspect_local_and_ledger_folders(played: Played, dixit: Runner) -> None
     assert (doc["source"], doc["team"], doc["round"], doc["seal"]) == ("local", None, None, None)
     assert doc["parameters"]["total"] == MLP_8_8 == _safetensors_numel(folder /
                                                                         "model.safetensors")
-    assert Path(doc["files"]["labeler"]) == (folder / "labeler.py").resolve()
+    assert Path(doc["files"]["secret"]) == (folder / "labeler.py").resolve()
     assert doc["problems"] == []
     assert "not proposed" in dixit.ok("inspect", folder).out
 
