@@ -8,6 +8,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for script, args in (("bench_replay.py", []), ("bench_round.py", ["--teams", "16"])):
+for script, args in (("bench_replay.py", []), ("bench_round.py", ["--teams", "16"]),
+                     ("bench_verify.py", [])):
     print(f"\n== {script} {' '.join(args)}", flush=True)
     subprocess.run([sys.executable, str(HERE / script), *args], check=True)

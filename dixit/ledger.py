@@ -13,14 +13,18 @@ the new head, and try again.
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import os
 import re
+import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import git
 
@@ -55,12 +59,32 @@ def check_path(path: str) -> str:
 
 
 class Snapshot:
-    """The files of one commit, read without touching the working tree."""
+    """The files of one commit, read without touching the working tree.
+
+    Reads are batched: the first read of a ledger entry (``.toml``) fetches every entry of the
+    commit, and the first read of an escrow or revealed program fetches its round's others of
+    the same kind, each batch through one ``git cat-file --batch`` process instead of one
+    round trip per file (``state.load`` reads every entry; verify and scoring read a round's
+    escrows and reveals together). Models and datasets are read one at a time, when asked for.
+    Small blobs are also kept, by id, for later snapshots in the same process (a command loads
+    the state, then loads it again to build its entry on the newest head): a blob's content
+    never changes, so only the blobs a new commit added are read again.
+    """
+
+    _shared: ClassVar[dict[str, bytes]] = {}  # blob id -> content; oldest out first
+    _shared_bytes: ClassVar[int] = 0
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+    SHARED_MAX_BYTES: ClassVar[int] = 64 << 20
+    SHARED_MAX_BLOB: ClassVar[int] = 1 << 20
 
     def __init__(self, repo: git.Repo, commit: str | None) -> None:
         self.repo = repo
         self.commit = commit
         self._blobs: dict[str, str] = {}
+        self._data: dict[str, bytes] = {}          # blob id -> content, filled by batches
+        self._groups: dict[tuple[str, str], list[str]] | None = None  # batch -> blob ids
+        self._sorted: list[str] | None = None
+        self._folders: dict[str, list[str]] | None = None
         if commit:
             out = repo.git.ls_tree("-r", "-z", "--full-tree", commit)
             for rec in out.split("\0"):
@@ -72,7 +96,12 @@ class Snapshot:
                     self._blobs[path] = sha
 
     def paths(self, prefix: str = "") -> list[str]:
-        return sorted(p for p in self._blobs if p.startswith(prefix))
+        if self._sorted is None:
+            self._sorted = sorted(self._blobs)
+        start = end = bisect.bisect_left(self._sorted, prefix)
+        while end < len(self._sorted) and self._sorted[end].startswith(prefix):
+            end += 1  # the paths with a prefix are consecutive once sorted
+        return self._sorted[start:end]
 
     def exists(self, path: str) -> bool:
         return path in self._blobs
@@ -84,13 +113,92 @@ class Snapshot:
         sha = self._blobs.get(path)
         if sha is None:
             return None
-        return self.repo.odb.stream(bytes.fromhex(sha)).read()
+        data = self._data.get(sha)
+        if data is None:
+            data = self._shared.get(sha)
+        if data is None:
+            self._fetch_group(path)
+            data = self._data.get(sha)
+        if data is None:
+            data = self.repo.odb.stream(bytes.fromhex(sha)).read()
+            self._share(sha, data)
+        return data
+
+    @classmethod
+    def _share(cls, sha: str, data: bytes) -> None:
+        if len(data) > cls.SHARED_MAX_BLOB:
+            return
+        with cls._shared_lock:
+            if sha in cls._shared:
+                return
+            cls._shared[sha] = data
+            cls._shared_bytes += len(data)
+            while cls._shared_bytes > cls.SHARED_MAX_BYTES:
+                cls._shared_bytes -= len(cls._shared.pop(next(iter(cls._shared))))
+
+    @classmethod
+    def drop_shared(cls) -> None:
+        """Forget the blobs kept across snapshots (benchmarks measure cold reads)."""
+        with cls._shared_lock:
+            cls._shared.clear()
+            cls._shared_bytes = 0
 
     def children(self, folder: str) -> list[str]:
         """Names directly under ``folder`` (files or subfolders)."""
-        prefix = folder.rstrip("/") + "/"
-        return sorted({p[len(prefix):].split("/", 1)[0] for p in self._blobs
-                       if p.startswith(prefix)})
+        if self._folders is None:
+            index: dict[str, set[str]] = {}
+            for path in self._blobs:
+                parts = path.split("/")
+                for depth in range(1, len(parts)):
+                    index.setdefault("/".join(parts[:depth]), set()).add(parts[depth])
+            self._folders = {k: sorted(v) for k, v in index.items()}
+        return list(self._folders.get(folder.rstrip("/"), ()))
+
+    @staticmethod
+    def _group(path: str) -> tuple[str, str] | None:
+        """The batch a path is fetched with: (area, suffix), or None to read it alone."""
+        if not path.startswith(("rounds/", "teams/", "scoring/", "tournament.toml")):
+            return None  # not the ledger's own (e.g. an engine checkout in the same repo)
+        suffix = path[path.rfind("."):] if "." in path.rsplit("/", 1)[-1] else ""
+        if suffix == ".toml":
+            return "", suffix  # state.load reads every entry of the commit
+        if suffix in (".escrow", ".py"):
+            parts = path.split("/")
+            return "/".join(parts[:2]) if len(parts) > 2 else "", suffix  # e.g. rounds/007
+        return None
+
+    def _fetch_group(self, path: str) -> None:
+        if self._groups is None:
+            groups: dict[tuple[str, str], dict[str, None]] = {}
+            for p, sha in self._blobs.items():
+                if (g := self._group(p)) is not None:
+                    groups.setdefault(g, {})[sha] = None
+            self._groups = {g: list(shas) for g, shas in groups.items()}
+        group = self._group(path)
+        if group is None or group not in self._groups:
+            return
+        shas = [s for s in self._groups.pop(group)  # each group is fetched once
+                if s not in self._data and s not in self._shared]
+        if len(shas) < 2:
+            return  # a single read is no cheaper in a batch
+        try:
+            out = subprocess.run(["git", f"--git-dir={self.repo.git_dir}", "cat-file", "--batch"],
+                                 input="".join(f"{s}\n" for s in shas).encode(),
+                                 capture_output=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return  # read one at a time instead, which reports a broken object itself
+        pos = 0
+        for sha in shas:
+            eol = out.find(b"\n", pos)
+            if eol < 0:
+                return
+            header = out[pos:eol].split()
+            if len(header) != 3 or header[0].decode() != sha or header[1] != b"blob":
+                return
+            size = int(header[2])
+            self._data[sha] = out[eol + 1:eol + 1 + size]
+            self._share(sha, self._data[sha])
+            pos = eol + 1 + size + 1
 
 
 @dataclass(frozen=True)
