@@ -11,6 +11,7 @@ ledger is ever unpickled.
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,9 @@ def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
     try:
         # weights_only: torch's restricted unpickler, which refuses anything but tensors and
         # plain containers; the only torch.load in dixit (tests/test_cli.py checks that)
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. pickle-protocol notes on files refused next
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for non-checkpoint files
         raise ChallengeError(f"{path} is not a torch state dict (a file saved with "
                              f"torch.save(model.state_dict(), ...)): {_first_line(exc)}"

@@ -506,8 +506,7 @@ def load_state(module: nn.Module, state: dict[str, Any], source: str, arch: str)
     return module
 
 
-def load(path: str | Path) -> nn.Module:
-    """Load a challenge's model as a plain ``torch.nn.Module`` from its folder or toml."""
+def _read_meta(path: str | Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
     p = Path(path)
     meta = p / "challenge.toml" if p.is_dir() else p
     try:
@@ -517,8 +516,33 @@ def load(path: str | Path) -> nn.Module:
     config = data.get("model")
     if not isinstance(config, dict):
         raise ChallengeError(f"{meta} has no [model] table")
+    return meta, data, config
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """A challenge's architecture config (its ``[model]`` table) from its folder or toml."""
+    return _read_meta(path)[2]
+
+
+def load(path: str | Path) -> nn.Module:
+    """Load a challenge's model as a plain ``torch.nn.Module`` from its folder or toml."""
+    meta, data, config = _read_meta(path)
     weights = meta.parent / str(data.get("challenge", {}).get("model", "model.safetensors"))
     return load_weights(config, weights)
+
+
+def transformer_lens_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of TransformerLens' ``HookedTransformerConfig`` for a transformer
+    config: a HookedTransformer built with them takes our state dict as it is (load it with
+    ``strict=False``: only its own mask/IGNORE buffers are missing) and its logits at the last
+    position equal ours, given the same tokens (``model.tokens(x)`` appends the ``=``)."""
+    if config.get("arch") != "transformer":
+        raise ChallengeError(f"a {config.get('arch')} model has no TransformerLens equivalent")
+    d_model, heads = int(config["d_model"]), int(config["n_heads"])
+    return {"n_layers": 1, "d_model": d_model, "n_heads": heads, "d_head": d_model // heads,
+            "d_mlp": int(config["d_mlp"]), "d_vocab": int(config["vocab"]),
+            "d_vocab_out": int(config["classes"]), "n_ctx": int(config["n_ctx"]),
+            "act_fn": str(config["act"]), "normalization_type": None}
 
 
 def predict(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
