@@ -179,7 +179,6 @@ def measure(root: Path, repeat: int) -> dict[str, Any]:
     from dixit import verify
     from dixit.ledger import Ledger
 
-    ledger = Ledger(root)
     row: dict[str, Any] = {"entries": _count(root)}
     row["git_log"], _ = _best(lambda: _git(root, "log", "--reverse", "--no-renames",
                                            "--name-status", "--format=@@%H", "main"), repeat)
@@ -191,7 +190,6 @@ def measure(root: Path, repeat: int) -> dict[str, Any]:
             raise SystemExit(f"verify found problems in the bench ledger {root}: "
                              f"{rep.problems[:3]}")
         row["commits"] = rep.checked.get("commits")
-    del ledger
     return row
 
 
