@@ -80,7 +80,11 @@ def import_model(out: Path, state_dict: Path, labeler: Path, domain_spec: str, *
     state = load_state_dict_file(state_dict)
     if arch == "transformer":
         state = {k: v for k, v in state.items() if not k.endswith(_DERIVED_SUFFIXES)}
-    module = models.load_state(models.build(config), state, str(state_dict), arch)
+    try:
+        module = models.load_state(models.build(config), state, str(state_dict), arch)
+    except ChallengeError as exc:  # usually sizes the defaults guessed wrong: say how to set
+        raise ChallengeError(f"{exc} (set the architecture's sizes with --d-model, --heads, "
+                             "--d-mlp, --channels, --hidden or --set KEY=VALUE)") from None
     with training.torch_threads():
         tr, ho = training.split(domain.size, train_frac, seed)
         x_all = domain.all()
