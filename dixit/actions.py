@@ -262,9 +262,11 @@ class Proposed:
     whole_domain_accuracy: float
 
 
-def _as_team(snap: Snapshot, team: str) -> tuple[st.State, keystore.Identity]:
-    """The state a team acts on and its private key, checked to be the registered one."""
-    s = st.load(snap)
+def _as_team(snap: Snapshot, team: str, known: st.State | None = None
+             ) -> tuple[st.State, keystore.Identity]:
+    """The state a team acts on and its private key, checked to be the registered one.
+    ``known`` is a state already loaded: reused when the ledger has not moved since."""
+    s = known if known is not None and known.snapshot.commit == snap.commit else st.load(snap)
     key = team_identity(s, team)
     if s.team_key(team) != key.public:
         retired = key.public in s.teams[team].history
@@ -328,7 +330,7 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     holder: dict[str, Proposed] = {}
 
     def build(snap: Snapshot) -> Change:
-        s, key = _as_team(snap, team)
+        s, key = _as_team(snap, team, state)
         rnd = s.round(None)
         _require_open(rnd, clock.now(), "proposing", rnd.propose_by)
         if team in rnd.challenges:
@@ -387,7 +389,7 @@ def submit(ledger: Ledger, team: str, target: str, program: Path) -> Submitted:
     holder: dict[str, Submitted] = {}
 
     def build(snap: Snapshot) -> Change:
-        s, key = _as_team(snap, team)
+        s, key = _as_team(snap, team, state)
         rnd = s.round(None)
         _require_open(rnd, clock.now(), "submitting", rnd.submit_by)
         s.team_key(target)

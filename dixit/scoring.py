@@ -251,7 +251,13 @@ def model_predictions(state: st.State, ch: st.Challenge, domain: domains.Domain
             module = models.load_weights(ch.model, Path(fh.name), state.rules.max_model_bytes)
         except Exception:
             return None
-    return torch.cat([models.predict(module, b) for b in domain.batches(8192)]).numpy()
+    # One thread: tiny models gain nothing from more, and the sandbox workers need the cores.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return torch.cat([models.predict(module, b) for b in domain.batches(8192)]).numpy()
+    finally:
+        torch.set_num_threads(threads)
 
 
 def heldout_index(ch: st.Challenge, domain: domains.Domain) -> np.ndarray | None:

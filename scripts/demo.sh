@@ -48,6 +48,10 @@ refused dixit -C "$DIR/alice" submit --team alice --challenge alice "$EX/labeler
 refused dixit -C "$DIR/bob" submit --team mallory --challenge alice "$EX/labelers/alice.py"
 run dixit -C "$DIR/carol" status
 
+step "Carol's key leaks: the organizer rotates it, and her next entry is signed with the new key"
+run dixit -C "$DIR/organizer" team rotate carol --reason "key leaked"
+run dixit -C "$DIR/carol" submit --team carol --challenge alice "$EX/programs/carol_for_alice.py"
+
 step "The organizer closes the round early: reveal from escrow, replay in the sandbox, score"
 run dixit -C "$DIR/organizer" score --force
 refused dixit -C "$DIR/dave" submit --team dave --challenge bob "$EX/programs/alice_for_bob.py"
