@@ -305,9 +305,8 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     info, rules = state.info, state.rules
     ch = local.read(folder)
     kind = kinds.check(str(ch.meta.get("kind", "labeler")))
-    secret_path = getattr(ch, "secret", ch.labeler)  # TEMP until challenge.read lands
-    secret = kinds.read_flag(secret_path, "flag") if kind == "flag" else \
-        local.read_program(secret_path, rules.max_program_bytes, "labeler")
+    secret = kinds.read_flag(ch.secret) if kind == "flag" else \
+        local.read_program(ch.secret, rules.max_program_bytes, "labeler")
     if not ch.weights.is_file():
         raise ChallengeError(f"model {ch.weights} not found")
     size = ch.weights.stat().st_size  # before reading: an oversized file is never loaded

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dixit.challenge import KINDS, flag_matches, read_flag_file, read_program
 from dixit.errors import ChallengeError
-
-KINDS = ("labeler", "emulate", "flag")
-MAX_FLAG_BYTES = 1024
 
 
 def check(kind: str) -> str:
@@ -38,40 +36,18 @@ def suffix(kind: str) -> str:
     return ".txt" if kind == "flag" else ".py"
 
 
-def read_flag(path: Path, what: str) -> bytes:
-    """A flag or flag guess: UTF-8 text, at most MAX_FLAG_BYTES, not empty once normalized."""
-    from dixit.challenge import normalize_flag
-
-    try:
-        size = path.stat().st_size
-    except OSError:
-        raise ChallengeError(f"{what} {path} not found") from None
-    if not path.is_file():
-        raise ChallengeError(f"{what} {path} is not a file")
-    if size > MAX_FLAG_BYTES:
-        raise ChallengeError(f"{what} {path} is {size:,} bytes; a flag is at most "
-                             f"{MAX_FLAG_BYTES} bytes of text")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ChallengeError(f"{what} {path} is not UTF-8 text") from None
-    if "\x00" in text or not normalize_flag(text):
-        raise ChallengeError(f"{what} {path} must hold a non-empty line of text")
-    return data
+def read_flag(path: Path) -> bytes:
+    """A flag, or a team's guess at one: short UTF-8 text (``challenge.check_flag``)."""
+    return read_flag_file(path).encode("utf-8")
 
 
 def read_submission(kind: str, path: Path, max_program_bytes: int) -> bytes:
     """What a team submits for a challenge of ``kind``: a program, or a flag guess."""
     if replayed(kind):
-        from dixit.challenge import read_program
-
         return read_program(path, max_program_bytes)
-    return read_flag(path, "flag guess")
+    return read_flag(path)
 
 
 def flag_agreement(secret: bytes, guess: bytes) -> float:
     """1.0 when the guess names the flag (normalized, compared in constant time), else 0.0."""
-    from dixit.challenge import flag_matches
-
     return 1.0 if flag_matches(secret, guess) else 0.0

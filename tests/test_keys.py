@@ -163,7 +163,7 @@ def test_entry_signed_with_a_retired_key_loads_but_fails_verify_and_validate(
 
 def test_entry_written_after_removal_fails_verify(played, dixit: Runner, keys: None,
                                                   tmp_path: Path) -> None:
-    league, _results, home = played
+    league, _results, _home = played
     root = _offline_copy(league.root, tmp_path)
     dixit.ok("-C", root, "round", "open", "--propose-by", "+1h", "--submit-by", "+2h")
     info = st.read_info(Ledger(root).snapshot())
@@ -180,7 +180,7 @@ def test_entry_written_after_removal_fails_verify(played, dixit: Runner, keys: N
 
 def test_rotation_chain_is_checked(played, dixit: Runner, keys: None, tmp_path: Path) -> None:
     """A rotation must name the key it replaces and be signed by the organizer."""
-    league, _results, home = played
+    league, _results, _home = played
     root = _offline_copy(league.root, tmp_path)
     info = st.read_info(Ledger(root).snapshot())
     state = st.load(Ledger(root).snapshot())

@@ -1,0 +1,156 @@
+"""One round with every challenge kind (labeler, emulate, flag) and every domain (2-D and 3-D
+grids, token sequences, a dataset of images), through `dixit score` and `dixit verify`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dixit import domains, models
+from dixit import state as st
+from dixit.ledger import Ledger
+from tests.conftest import Runner, git, make_league, program, scoped_env
+
+LABELERS = {
+    "alice": "import torch\n\ndef label(x):\n    return (x[:, 0] > x[:, 1]).long()\n",
+    "bob": "import torch\n\ndef label(x):\n    return (x[:, 0] > x[:, 3]).long()\n",
+    "carol": "import torch\n\ndef label(x):\n"
+             "    return (x[:, :2, :2].float().mean(dim=(1, 2)) > 127).long()\n",
+    "dave": "import torch\n\ndef label(x):\n    return (2 * x[:, 0] + x[:, 2] > 6).long()\n",
+}
+FLAG = "Bright top-left corner"
+DATASET = "scoring/data/tiny.safetensors"
+
+
+def _dataset(root: Path) -> None:
+    """Small synthetic 8x8 grey images, made here: nothing is downloaded."""
+    import torch
+    from safetensors.torch import save_file
+
+    gen = torch.Generator().manual_seed(7)
+    images = torch.randint(0, 256, (96, 8, 8), generator=gen, dtype=torch.uint8)
+    (root / DATASET).parent.mkdir(parents=True, exist_ok=True)
+    save_file({"inputs": images}, str(root / DATASET))
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory, dixit: Runner):
+    base = tmp_path_factory.mktemp("kinds")
+    with scoped_env(base):
+        league = make_league(base, dixit, ("alice", "bob", "carol", "dave"))
+        _dataset(league.root)  # the organizer ships the shared evaluation data
+        git(league.root, "add", DATASET)
+        git(league.root, "commit", "-q", "-m", "data: tiny images")
+        git(league.root, "push", "-q", "origin", "main")
+        for clone in league.clones.values():
+            git(clone, "pull", "-q", "--ff-only")
+        dixit.ok("-C", league.root, "round", "open", "--propose-by", "+1h", "--submit-by",
+                 "+2h")
+        specs = {
+            "alice": ["--domain", "grid:24x24", "--steps", "300"],
+            "bob": ["--domain", "tokens:5x4", "--kind", "emulate", "--train-frac", "1.0",
+                    "--steps", "300"],
+            "carol": ["--domain", f"dataset:{DATASET}", "--arch", "cnn", "--kind", "flag",
+                      "--flag", FLAG, "--steps", "60"],
+            "dave": ["--domain", "grid:4x5x6", "--steps", "300"],
+        }
+        for team, args in specs.items():
+            lab = program(base, f"lab_{team}", LABELERS[team])
+            out = base / "work" / team
+            dixit.ok("-C", league.clone(team), "challenge", "new", out, "--labeler", lab,
+                     *args)
+            dixit.ok("-C", league.clone(team), "propose", "--team", team, out)
+        guess_right = base / "guess_right.txt"
+        guess_right.write_text("  bright TOP-LEFT\tcorner \n")
+        guess_wrong = base / "guess_wrong.txt"
+        guess_wrong.write_text("dark corner\n")
+        wrong = program(base, "wrong", "import torch\n\ndef label(x):\n"
+                        "    return torch.zeros(x.shape[0], dtype=torch.long)\n")
+        for solver, target, prog in [
+            ("bob", "alice", program(base, "p_alice", LABELERS["alice"])),
+            ("carol", "alice", wrong),
+            ("alice", "bob", program(base, "p_bob", LABELERS["bob"])),
+            ("dave", "bob", wrong),
+            ("alice", "carol", guess_right),
+            ("bob", "carol", guess_wrong),
+            ("carol", "dave", program(base, "p_dave", LABELERS["dave"])),
+        ]:
+            dixit.ok("-C", league.clone(solver), "submit", "--team", solver, "--challenge",
+                     target, prog)
+        results = dixit.ok("-C", league.root, "score", "--force", "--json").json()
+        yield league, results, base
+
+
+def test_every_kind_and_domain_scores(mixed) -> None:
+    _league, results, _base = mixed
+    by = {c["proposer"]: c for c in results["challenges"]}
+    assert {p: c["kind"] for p, c in by.items()} == {
+        "alice": "labeler", "bob": "emulate", "carol": "flag", "dave": "labeler"}
+    assert by["alice"]["solved_by"] == ["bob"]
+    assert by["dave"]["solved_by"] == ["carol"]
+    assert by["carol"]["solved_by"] == ["alice"]  # normalized: case, spaces, tab, newline
+    guesses = {s["team"]: s for s in by["carol"]["submissions"]}
+    assert (guesses["alice"]["agreement"], guesses["bob"]["agreement"]) == (1.0, 0.0)
+    assert by["carol"]["model_accuracy"] is None and not by["carol"]["claim_flagged"]
+    for proposer in ("alice", "dave"):
+        assert by[proposer]["points"][proposer] == 4  # exactly one of three solved it
+
+
+def test_emulate_is_scored_against_the_models_own_predictions(mixed) -> None:
+    """The agreement is with the published model's outputs, recomputed here independently."""
+    league, results, _base = mixed
+    import torch
+
+    folder = league.root / "rounds" / "001" / "challenges" / "bob"
+    model = models.load(folder)
+    x = domains.parse("tokens:5x4").all()
+    with torch.no_grad():
+        preds = model(x).argmax(-1)
+    truth = (x[:, 0] > x[:, 3]).long()
+    expected = round(float((preds == truth).float().mean()), 6)
+    bob = next(c for c in results["challenges"] if c["proposer"] == "bob")
+    subs = {s["team"]: s for s in bob["submissions"]}
+    assert subs["alice"]["agreement"] == expected  # the labeler, judged against the model
+    zeros = round(float((preds == 0).float().mean()), 6)
+    assert subs["dave"]["agreement"] == zeros
+    assert bob["model_accuracy"] == expected
+
+
+def test_flag_reveals_are_text_and_round_verifies(mixed, dixit: Runner,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    league, _results, base = mixed
+    monkeypatch.setenv("DIXIT_HOME", str(base / "keys"))
+    reveals = league.root / "rounds" / "001" / "reveals"
+    assert (reveals / "carol" / "labeler.txt").read_text() == FLAG
+    assert (reveals / "alice" / "carol.txt").exists()
+    assert not (reveals / "carol" / "labeler.py").exists()
+    state = st.load(Ledger(league.root).snapshot())
+    assert state.rounds[1].challenges["carol"].kind == "flag"
+    rep = dixit.ok("-C", league.root, "verify", "--json").json()
+    assert rep["ok"], rep["problems"]
+
+
+def test_the_kind_is_sealed(mixed, dixit: Runner, monkeypatch: pytest.MonkeyPatch,
+                            tmp_path: Path) -> None:
+    """Re-signing carol's entry as another kind still breaks its seal: the kind is in the
+    seal's context, so the revealed flag no longer opens it."""
+    league, _results, base = mixed
+    monkeypatch.setenv("DIXIT_HOME", str(base / "keys"))
+    from dixit import entries, keystore
+    from tests.conftest import copytree
+
+    root = copytree(league.root, tmp_path / "org")
+    git(root, "remote", "remove", "origin")
+    path = "rounds/001/challenges/carol/challenge.toml"
+    payload, _sig = entries.parse((root / path).read_bytes(), path)
+    payload["challenge"]["kind"] = "labeler"
+    info = st.read_info(Ledger(root).snapshot())
+    carol = keystore.load(info.id, "team-carol")
+    (root / path).write_bytes(entries.signed(payload, carol.signing))
+    git(root, "commit", "-q", "-am", "carol rewrites her kind")
+    res = dixit("-C", root, "verify", "--json")
+    problems = res.json()["problems"]
+    assert res.code == 1
+    assert any("sealed file changed" in p for p in problems), problems
+    assert any("does not match its seal" in p for p in problems), problems
