@@ -11,9 +11,11 @@ import pytest
 
 from tests.conftest import EXAMPLES, Runner, git, ledger_fingerprint
 
-COMMANDS = [[], ["init"], ["team"], ["team", "add"], ["team", "list"], ["round", "open"],
-            ["challenge", "new"], ["propose"], ["submit"], ["reveal"], ["score"],
-            ["standings"], ["status"], ["verify"], ["doctor"]]
+COMMANDS = [[], ["init"], ["team"], ["team", "add"], ["team", "list"], ["team", "rotate"],
+            ["team", "remove"], ["team", "keygen"], ["round", "open"], ["challenge", "new"],
+            ["challenge", "import"], ["propose"], ["submit"], ["reveal"], ["score"],
+            ["standings"], ["status"], ["verify"], ["doctor"], ["validate"], ["report"],
+            ["inspect"], ["show"]]
 
 
 def test_help_does_not_import_torch() -> None:

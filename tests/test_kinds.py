@@ -154,3 +154,21 @@ def test_the_kind_is_sealed(mixed, dixit: Runner, monkeypatch: pytest.MonkeyPatc
     assert res.code == 1
     assert any("sealed file changed" in p for p in problems), problems
     assert any("does not match its seal" in p for p in problems), problems
+
+
+def test_inspect_show_and_site_handle_every_kind(mixed, dixit: Runner, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    league, _results, base = mixed
+    monkeypatch.setenv("DIXIT_HOME", str(base / "keys"))
+    for team, kind in (("alice", "labeler"), ("bob", "emulate"), ("carol", "flag")):
+        info = dixit.ok("-C", league.root, "inspect", team, "--json").json()
+        assert info["kind"] == kind and info["seal"]["status"] == "ok", info["problems"]
+    png = tmp_path / "alice.png"
+    dixit.ok("-C", league.root, "show", "alice", "--submission", "bob", "-o", png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    res = dixit("-C", league.root, "show", "carol", "-o", tmp_path / "carol.png")
+    assert res.code == 1 and len(res.err.strip().splitlines()) == 1
+    site = tmp_path / "site"
+    dixit.ok("-C", league.root, "report", "-o", site)
+    page = (site / "index.html").read_text()
+    assert "carol" in page and "flag" in page
