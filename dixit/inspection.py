@@ -138,8 +138,13 @@ def resolve(name: str, *, root: Path | None = None, round_no: int | None = None,
     """Find the challenge ``name`` names: a challenge folder on disk, else a team's entry in the
     tournament at ``root`` (default: the one around the current directory)."""
     path = Path(name)
-    is_folder = (path / "challenge.toml").is_file() or (path.is_file()
-                                                         and path.name == "challenge.toml")
+    try:
+        is_folder = (path / "challenge.toml").is_file() or (path.is_file()
+                                                             and path.name == "challenge.toml")
+        path.exists()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise ChallengeError(f"{name[:40]!r}... is neither a team name nor a challenge folder "
+                             f"({exc.strerror})") from None
     if is_folder or "/" in name or not entries.NAME_RE.match(name):
         return _resolve_path(path.parent if path.is_file() else path, round_no, warn, refresh)
     ledger = _open(root or Path.cwd(), warn, refresh)

@@ -89,6 +89,8 @@ PROPOSALS = {
     "hidden sizes wrong": (_toml_edit("hidden = [ 8,]", "hidden = [ 9,]"), "expected"),
     "labeler path escapes": (_toml_edit('labeler = "labeler.py"', 'labeler = "../x.py"'),
                              "inside the folder"),
+    "unknown kind": (_toml_edit('kind = "labeler"', 'kind = "riddle"'), "riddle"),
+    "flag kind without its flag": (_toml_edit('kind = "labeler"', 'kind = "flag"'), "flag"),
 }
 
 
@@ -119,7 +121,9 @@ def test_bad_team_names(base, dixit: Runner, monkeypatch: pytest.MonkeyPatch,
     before = ledger_fingerprint(league.root)
     for args in (["team", "add", name],
                  ["submit", "--team", name, "--challenge", "alice", EXAMPLES / "x.py"],
-                 ["submit", "--team", "bob", "--challenge", name, EXAMPLES / "x.py"]):
+                 ["submit", "--team", "bob", "--challenge", name, EXAMPLES / "x.py"],
+                 ["team", "rotate", name], ["team", "remove", name], ["team", "keygen", name],
+                 ["inspect", name], ["show", name, "-o", "x.png"]):
         res = dixit("-C", league.root, *args)
         assert res.code in (1, 2), res
         assert "Traceback" not in res.err
@@ -205,3 +209,30 @@ def test_unknown_round(base, dixit: Runner, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_league_fixture_types(base) -> None:
     assert isinstance(base[0], League)
+
+
+ADMIN = {
+    "rotate to a malformed key": (["team", "rotate", "alice", "--key", "not-a-key"], 1, "key"),
+    "rotate an unknown team": (["team", "rotate", "zed"], 1, "unknown team"),
+    "reason over two lines": (["team", "remove", "bob", "--reason", "a\nb"], 2, "--reason"),
+    "keygen over an existing key": (["team", "keygen", "alice"], 1, "already exists"),
+    "import a file that is no state dict": (
+        ["challenge", "import", "out", "--state-dict", EXAMPLES / "labelers" / "alice.py",
+         "--arch", "mlp", "--labeler", EXAMPLES / "labelers" / "alice.py", "--domain",
+         "grid:30x30"], 1, "alice.py"),
+}
+
+
+@pytest.mark.parametrize("case", list(ADMIN), ids=list(ADMIN))
+def test_bad_key_and_model_commands(base, dixit: Runner, monkeypatch: pytest.MonkeyPatch,
+                                    tmp_path: Path, case: str) -> None:
+    league, _good, keys = base
+    monkeypatch.setenv("DIXIT_HOME", str(keys))
+    monkeypatch.chdir(tmp_path)
+    args, code, needle = ADMIN[case]
+    before = ledger_fingerprint(league.root)
+    res = dixit("-C", league.root, *args)
+    assert res.code == code and needle in res.err, res
+    assert len(res.err.strip().splitlines()) == 1 and "Traceback" not in res.err, res.err
+    assert ledger_fingerprint(league.root) == before
+    assert not (tmp_path / "out").exists()
