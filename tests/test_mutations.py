@@ -23,6 +23,11 @@ def pristine(tmp_path_factory: pytest.TempPathFactory, dixit: Runner):
                  "+2h")
         for team in ("alice", "bob"):
             propose_small(league, dixit, team, steps=10)
+        # bob's key is rotated between his proposal and his submission; dave joins and is
+        # removed before the close, so the round is scored without him
+        dixit.ok("-C", league.root, "team", "rotate", "bob")
+        dixit.ok("-C", league.root, "team", "add", "dave")
+        dixit.ok("-C", league.root, "team", "remove", "dave")
         for solver, target, prog in [("bob", "alice", "bob_for_alice.py"),
                                      ("carol", "alice", "carol_for_alice.py"),
                                      ("alice", "bob", "alice_for_bob.py")]:
@@ -96,6 +101,18 @@ def _reorder(repo: Path) -> None:
     git(repo, "cherry-pick", commit)
 
 
+def _move_after(subject: str, anchor: str) -> Mutation:
+    def m(repo: Path) -> None:  # history rewritten so an entry lands before its key did
+        commit = git(repo, "log", "--format=%H", f"--grep=^{subject}$")
+        tail = git(repo, "log", "--reverse", "--format=%H", f"{commit}..main").split()
+        after = tail.index(git(repo, "log", "--format=%H", f"--grep=^{anchor}$"))
+        git(repo, "reset", "-q", "--hard", f"{commit}^")
+        for c in [*tail[:after + 1], commit, *tail[after + 1:]]:
+            git(repo, "cherry-pick", "--allow-empty", c)
+        git(repo, "tag", "-f", "round-001-closed", "main")
+    return m
+
+
 def _swap_key(repo: Path) -> None:
     bob, carol = repo / "teams/bob.toml", repo / "teams/carol.toml"
     # the [team] key (the last key line; [signature] sorts first and holds the organizer's)
@@ -125,6 +142,10 @@ def mutations(repo: Path) -> dict[str, Mutation]:
     out["drop a submission from history"] = _drop_commit("submit: carol -> alice in round 001")
     out["drop a team from history"] = _drop_commit("team: register carol")
     out["reorder an entry after the close"] = _reorder
+    out["drop a key rotation from history"] = _drop_commit("team: rotate bob's key (1)")
+    out["drop a removal from history"] = _drop_commit("team: remove dave")
+    out["move a rotation after the entry it signs"] = _move_after(
+        "team: rotate bob's key (1)", "submit: bob -> alice in round 001")
     out["swap a team's key"] = _swap_key
     return out
 
