@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dixit
 
-.PHONY: install demo test test-all bench lint clean
+.PHONY: install demo test test-all test-extras bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,17 @@ test-all: $(STAMP)
 	bash scripts/install-test-deps.sh
 	$(BIN)/pytest -q -n 2 -m ''
 
+# The optional interpretability front-ends (nnsight, TransformerLens) in their own venv, torch
+# held at the pinned CPU build; runs the tests that load our models into them.
+EXTRAS := .venv-extras
+test-extras:
+	$(PYTHON) -m venv $(EXTRAS)
+	$(EXTRAS)/bin/pip install -q --disable-pip-version-check torch==2.13.0
+	echo torch==2.13.0 > $(EXTRAS)/constraints.txt
+	$(EXTRAS)/bin/pip install -q --disable-pip-version-check -c $(EXTRAS)/constraints.txt \
+		-e '.[dev,nnsight,lens]'
+	$(EXTRAS)/bin/pytest -q tests/test_models.py -k 'hooked or nnsight' -rs
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
@@ -32,4 +43,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check dixit tests bench
 
 clean:
-	rm -rf $(VENV) demo-tournament .bench
+	rm -rf $(VENV) $(EXTRAS) demo-tournament .bench
