@@ -20,7 +20,6 @@ atomically.
 from __future__ import annotations
 
 import io
-import tempfile
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -236,18 +235,9 @@ def _secret_labels(t: Target, dom: domains.Domain, submission: str | None, allow
     if submission is not None and payloads["submission"] is None:
         notes.append(f"{submission}'s program is not revealed yet.")
     limits, require = scoring.replay_limits(t.state.rules, allow_weak)
-    outcomes: dict[str, replay.Outcome] = {}
-    with tempfile.TemporaryDirectory(prefix="dixit-show-") as tmp:
-        programs = []
-        for key, payload in payloads.items():
-            if payload is not None:
-                path = Path(tmp) / f"{key}.py"
-                path.write_bytes(payload)
-                path.chmod(0o644)  # read inside the sandbox, as another user may be
-                programs.append(replay.Program(key, path))
-        # nothing revealed: run nothing, so a weak sandbox does not refuse a model-only map
-        for o in replay.replay(programs, dom, limits, require=require) if programs else []:
-            outcomes[o.key] = o
+    sources = {k: v for k, v in payloads.items() if v is not None}
+    # nothing revealed: run nothing, so a weak sandbox does not refuse a model-only map
+    outcomes = replay.replay_sources(sources, dom, limits, require=require) if sources else {}
     truth = outcomes.get("labeler")
     if truth is not None and truth.labels is None:
         notes.append(f"{team}'s labeler failed in the sandbox: {truth.error}")

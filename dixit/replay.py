@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -396,6 +396,24 @@ def replay(programs: Sequence[Program], domain: Domain, limits: Limits, *,
             del _POOLS[key]
             pool.close()
             raise
+
+
+def replay_sources(sources: Mapping[str, bytes], domain: Domain, limits: Limits, *,
+                   require: str = "full", on_done: Callable[[Outcome], None] | None = None
+                   ) -> dict[str, Outcome]:
+    """``replay`` for programs held as bytes (revealed from a ledger), keyed like ``Program``.
+
+    Each is written to a private temporary file named after its key ('/' becomes '--'),
+    readable by all so the sandboxed child, which may run as another user, can read it."""
+    with tempfile.TemporaryDirectory(prefix="dixit-replay-") as tmp:
+        programs = []
+        for key, source in sources.items():
+            path = Path(tmp) / f"{key.replace('/', '--')}.py"
+            path.write_bytes(source)
+            path.chmod(0o644)
+            programs.append(Program(key, path))
+        return {o.key: o for o in replay(programs, domain, limits, require=require,
+                                         on_done=on_done)}
 
 
 def _domain_root(domain: Domain) -> str | None:

@@ -13,7 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dixit import actions, clock, domains, entries, keystore, kinds, models, protocol, rules, seal
+from dixit import (
+    actions,
+    clock,
+    domains,
+    entries,
+    keystore,
+    kinds,
+    models,
+    protocol,
+    rules,
+    seal,
+    training,
+)
 from dixit import state as st
 from dixit.errors import EntryError, KeyStoreError, PhaseError, SealError
 from dixit.ledger import Change, Ledger, Snapshot
@@ -128,20 +140,15 @@ def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path
             progress(done[0], total)
 
     outcomes: dict[str, replay.Outcome] = {}
-    with tempfile.TemporaryDirectory(prefix="dixit-replay-") as tmp:
-        for members in groups.values():
-            programs: list[replay.Program] = []
-            for target in members:
-                subs = sorted(s for (s, t) in rnd.submissions if t == target)
-                for owner, item in [(target, st.LABELER), *((s, target) for s in subs)]:
-                    if (owner, item) in opened.payloads:
-                        p = Path(tmp) / f"{target}--{owner}--{item}.py"
-                        p.write_bytes(opened.payloads[(owner, item)])
-                        p.chmod(0o644)
-                        programs.append(replay.Program(key=f"{target}/{owner}/{item}", path=p))
-            for o in replay.replay(programs, parsed[members[0]], limits, require=require,
-                                   on_done=tick):
-                outcomes[o.key] = o
+    for members in groups.values():
+        sources: dict[str, bytes] = {}
+        for target in members:
+            subs = sorted(s for (s, t) in rnd.submissions if t == target)
+            for owner, item in [(target, st.LABELER), *((s, target) for s in subs)]:
+                if (owner, item) in opened.payloads:
+                    sources[f"{target}/{owner}/{item}"] = opened.payloads[(owner, item)]
+        outcomes.update(replay.replay_sources(sources, parsed[members[0]], limits,
+                                              require=require, on_done=tick))
     for target in chosen:
         ch, f = rnd.challenges[target], facts[target]
         if ch.kind == "flag":
@@ -252,12 +259,8 @@ def model_predictions(state: st.State, ch: st.Challenge, domain: domains.Domain
         except Exception:
             return None
     # One thread: tiny models gain nothing from more, and the sandbox workers need the cores.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with training.torch_threads(1):
         return torch.cat([models.predict(module, b) for b in domain.batches(8192)]).numpy()
-    finally:
-        torch.set_num_threads(threads)
 
 
 def heldout_index(ch: st.Challenge, domain: domains.Domain) -> np.ndarray | None:

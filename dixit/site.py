@@ -14,7 +14,6 @@ disagrees with the labeler in red. The labeler and programs are replayed in the 
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
@@ -216,27 +215,22 @@ def _draw_round(state: st.State, rnd: st.Round, root: Path, out: Path, site: Sit
     by_domain: dict[str, list[str]] = {}
     for target, dom in grids.items():
         by_domain.setdefault(dom.spec, []).append(target)
-    with tempfile.TemporaryDirectory(prefix="dixit-site-") as tmp:
-        for members in by_domain.values():
-            programs = []
-            for target in members:
-                subs = sorted((s, t) for (s, t) in rnd.submissions if t == target)
-                keys = [(target, st.LABELER), *subs]
-                for owner, item in keys:
-                    if (owner, item) in opened.payloads:
-                        p = Path(tmp) / f"{target}--{owner}--{item}.py"
-                        p.write_bytes(opened.payloads[(owner, item)])
-                        p.chmod(0o644)
-                        programs.append(replay.Program(f"{target}/{owner}/{item}", p))
-            outcomes = {o.key: o for o in replay.replay(programs, grids[members[0]], limits,
-                                                        require=require, on_done=tick)}
-            for target in members:
-                rel = f"img/r{rnd.number:03d}-{target}.png"
-                if _draw_challenge(state, rnd, target, grids[target], outcomes, out / rel):
-                    drawn[(rnd.number, target)] = rel
-                    site.pictures.append(rel)
-                else:
-                    site.skipped.append(f"round {rnd.number} {target}: labeler failed")
+    for members in by_domain.values():
+        sources: dict[str, bytes] = {}
+        for target in members:
+            subs = sorted((s, t) for (s, t) in rnd.submissions if t == target)
+            for owner, item in [(target, st.LABELER), *subs]:
+                if (owner, item) in opened.payloads:
+                    sources[f"{target}/{owner}/{item}"] = opened.payloads[(owner, item)]
+        outcomes = replay.replay_sources(sources, grids[members[0]], limits, require=require,
+                                         on_done=tick)
+        for target in members:
+            rel = f"img/r{rnd.number:03d}-{target}.png"
+            if _draw_challenge(state, rnd, target, grids[target], outcomes, out / rel):
+                drawn[(rnd.number, target)] = rel
+                site.pictures.append(rel)
+            else:
+                site.skipped.append(f"round {rnd.number} {target}: labeler failed")
     return drawn
 
 
