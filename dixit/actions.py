@@ -124,7 +124,7 @@ def team_add(ledger: Ledger, name: str,
     # The key is saved only after the team is in the ledger, so a refused add leaves no key.
     ledger.append(build)
     path = keystore.save(info.id, ident) if ident else None
-    return st.Team(name, public_key, added), path
+    return st.Team(name, (public_key,), added), path
 
 
 def team_rotate(ledger: Ledger, name: str, public_key: str | None = None,
@@ -185,6 +185,18 @@ def team_remove(ledger: Ledger, name: str, reason: str = "") -> st.Team:
 def _check_reason(reason: str) -> None:
     if len(reason) > 500 or any(ord(c) < 32 for c in reason):
         raise UsageError("--reason must be at most 500 printable characters on one line")
+
+
+def team_keygen(ledger: Ledger, name: str, pending: bool) -> tuple[str, Path]:
+    """Make a team's key pair on the team's own machine; return (public key, key file).
+
+    Without ``pending`` it is the key the organizer registers with ``team add --key``; with
+    it, the next key for a rotation (``team rotate --key``), used from the rotation on."""
+    entries.check_name(name)
+    info = st.read_info(ledger.snapshot())
+    identity = keystore.team_identity(name)
+    ident = keystore.generate(keystore.next_identity(identity) if pending else identity)
+    return ident.public, keystore.save(info.id, ident)
 
 
 # -- rounds -----------------------------------------------------------------------------------
@@ -286,7 +298,7 @@ def team_identity(state: st.State, team: str) -> keystore.Identity:
     if pending.exists():
         nxt = keystore.load(state.info.id, keystore.next_identity(ident))
         if nxt.public == registered:
-            keystore.promote(state.info.id, ident)
+            keystore.promote(state.info.id, nxt, ident)
     return keystore.load(state.info.id, ident)
 
 
@@ -481,14 +493,3 @@ def reveal(ledger: Ledger, team: str, round_no: int | None = None) -> list[str]:
     ledger.append(build)
     return holder["done"]
 
-
-def team_keygen(ledger: Ledger, name: str, pending: bool) -> tuple[str, Path]:
-    """Make a team's key pair on the team's own machine; return (public key, key file).
-
-    Without ``pending`` it is the key the organizer registers with ``team add --key``; with
-    it, the next key for a rotation (``team rotate --key``), used from the rotation on."""
-    entries.check_name(name)
-    info = st.read_info(ledger.snapshot())
-    identity = keystore.team_identity(name)
-    ident = keystore.generate(keystore.next_identity(identity) if pending else identity)
-    return ident.public, keystore.save(info.id, ident)

@@ -131,10 +131,10 @@ def replace(tournament_id: str, ident: Identity, suffix: str) -> Path:
     return save(tournament_id, ident)
 
 
-def promote(tournament_id: str, identity: str) -> Path:
-    """Make the pending next key the current one, keeping the old key file."""
-    pending = path_for(tournament_id, next_identity(identity))
-    nxt = load(tournament_id, next_identity(identity))
+def promote(tournament_id: str, nxt: Identity, identity: str) -> Path:
+    """Make the pending next key ``nxt`` the current key of ``identity``, keeping the old
+    key file."""
+    pending = path_for(tournament_id, nxt.name)
     path = replace(tournament_id, Identity(identity, nxt.seed),
                    f"retired-{int(pending.stat().st_mtime)}")
     pending.unlink()

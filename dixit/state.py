@@ -78,21 +78,28 @@ def removal_path(team: str) -> str:
     return f"teams/{team}/removed.toml"
 
 
-# Every file a team's folder may hold (paths relative to teams/<team>/).
-TEAM_FILES = re.compile(r"^(key-\d{3,}|removed)\.toml$")
+# Every file of the team registry: a registration, and the team's rotations and removal.
+_REGISTRY_FILE = re.compile(r"^teams/([a-z0-9][a-z0-9_-]*)"
+                            r"(?:\.toml|/(?:key-\d{3,}|removed)\.toml)$")
+
+
+def registry_team(path: str) -> str | None:
+    """The team a file under teams/ is an entry of, or None when no entry may live there."""
+    m = _REGISTRY_FILE.match(path)
+    return m.group(1) if m else None
 
 
 @dataclass(frozen=True)
 class Team:
     name: str
-    key: str                  # the key registered now (after every rotation)
+    history: tuple[str, ...]  # every key in order: registration, then each rotation
     added: str
-    keys: tuple[str, ...] = ()  # every key in order: registration, then each rotation
     removed: str | None = None  # when the organizer removed the team, if it did
 
     @property
-    def history(self) -> tuple[str, ...]:
-        return self.keys or (self.key,)
+    def key(self) -> str:
+        """The key registered now (after every rotation)."""
+        return self.history[-1]
 
 
 @dataclass(frozen=True)
@@ -271,8 +278,8 @@ def load(snap: Snapshot) -> State:
         team = entries.check_name(get(t, "name", str, path))
         if f"{team}.toml" != name:
             raise EntryError(f"{path}: registers '{team}' under another team's file name")
-        teams[team] = _key_history(snap, info, Team(team, get(t, "key", str, path),
-                                                     str(t.get("added", ""))))
+        teams[team] = _key_history(snap, info, team, get(t, "key", str, path),
+                                   str(t.get("added", "")))
     state = State(snapshot=snap, info=info, teams=teams, rounds={}, rules=rules)
     for folder in snap.children("rounds"):
         if not folder.isdigit():
@@ -281,27 +288,23 @@ def load(snap: Snapshot) -> State:
     return state
 
 
-def _key_history(snap: Snapshot, info: Info, team: Team) -> Team:
-    """The team's rotations (each naming the key it replaces) and removal, if any."""
-    keys = [team.key]
-    number = 1
-    while (data := snap.read(rotation_path(team.name, number))) is not None:
-        path = rotation_path(team.name, number)
+def _key_history(snap: Snapshot, info: Info, name: str, key: str, added: str) -> Team:
+    """A registered team with its rotations (each naming the key it replaces) and removal."""
+    keys = [key]
+    while (data := snap.read(path := rotation_path(name, len(keys)))) is not None:
         r = entries.verify(data, path, info.organizer_key).get("rotation", {})
-        if (get(r, "team", str, path), get(r, "number", int, path)) != (team.name, number):
+        if (get(r, "team", str, path), get(r, "number", int, path)) != (name, len(keys)):
             raise EntryError(f"{path}: rotation names another team or number than its place")
         if get(r, "previous", str, path) != keys[-1]:
             raise EntryError(f"{path}: rotation does not replace the key registered before it")
         keys.append(get(r, "key", str, path))
-        number += 1
     removed = None
-    if (data := snap.read(removal_path(team.name))) is not None:
-        path = removal_path(team.name)
+    if (data := snap.read(path := removal_path(name))) is not None:
         r = entries.verify(data, path, info.organizer_key).get("removal", {})
-        if get(r, "team", str, path) != team.name:
+        if get(r, "team", str, path) != name:
             raise EntryError(f"{path}: removal names another team than its place")
         removed = get(r, "at", str, path)
-    return Team(team.name, keys[-1], team.added, tuple(keys), removed)
+    return Team(name, tuple(keys), added, removed)
 
 
 def _load_round(state: State, number: int) -> Round:

@@ -25,7 +25,6 @@ from dixit import state as st
 from dixit.errors import DixitError, EntryError, LedgerError, PhaseError
 from dixit.ledger import Snapshot, find_root
 
-_TEAM_FILE = re.compile(r"^teams/([a-z0-9][a-z0-9_-]*)(\.toml|/(key-\d{3,}|removed)\.toml)$")
 _ROUND_PATH = re.compile(r"^rounds/(\d{3,})/(.+)$")
 ORGANIZER, CLOSER = "organizer", "closer"
 
@@ -43,8 +42,8 @@ class Place:
 
 def classify(path: str) -> Place | None:
     """The entry a path belongs to, or None when no ledger entry may live there."""
-    if m := _TEAM_FILE.match(path):
-        return Place("team", ORGANIZER, team=m.group(1), name=path.rsplit("/", 1)[1])
+    if (team := st.registry_team(path)) is not None:
+        return Place("team", ORGANIZER, team=team, name=path.rsplit("/", 1)[1])
     m = _ROUND_PATH.match(path)
     if not m or not any(p.match(m.group(2)) for p in st.ROUND_FILES):
         return None

@@ -44,13 +44,8 @@ def verify(ledger: Ledger, round_no: int | None = None, *, replay: bool = True,
     report.count("signatures", 1 + len(state.teams))
     timeline = _check_history(ledger, report)
     for path in snap.paths("teams/"):
-        rel = path.split("/")
-        if len(rel) == 3 and rel[1] in state.teams and st.TEAM_FILES.match(rel[2]):
-            continue
-        if len(rel) == 2 and (rel[1] == "README.md" or rel[1].removesuffix(".toml")
-                              in state.teams):
-            continue
-        report.problems.append(f"{path}: unexpected file in the team registry")
+        if path != "teams/README.md" and st.registry_team(path) not in state.teams:
+            report.problems.append(f"{path}: unexpected file in the team registry")
     for number, rnd in sorted(state.rounds.items()):
         if round_no is None or number == round_no:
             _check_signers(state, rnd, timeline, report)
