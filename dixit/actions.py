@@ -316,7 +316,7 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     state = load_state(ledger)
     info, rules = state.info, state.rules
     ch = local.read(folder)
-    kind = kinds.check(str(ch.meta.get("kind", "labeler")))
+    kind = ch.kind  # checked by local.read
     secret = kinds.read_flag(ch.secret) if kind == "flag" else \
         local.read_program(ch.secret, rules.max_program_bytes, "labeler")
     if not ch.weights.is_file():

@@ -16,14 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dixit.challenge import KINDS, flag_matches, read_flag_file, read_program
-from dixit.errors import ChallengeError
-
-
-def check(kind: str) -> str:
-    if kind not in KINDS:
-        raise ChallengeError(f"unknown challenge kind {kind!r}; choose one of {', '.join(KINDS)}")
-    return kind
+from dixit.challenge import flag_matches, read_flag_file, read_program
 
 
 def replayed(kind: str) -> bool:
