@@ -24,8 +24,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dixit import domains
-from dixit.replay import Limits, Program, probe_isolation, replay
+from dixit.data import domains
+from dixit.replay.engine import Limits, Program, probe_isolation, replay
 
 TEMPLATE = """
 import torch

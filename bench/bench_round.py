@@ -77,7 +77,7 @@ def main() -> None:
         # Baseline: the same labelers and programs, bare, one process, torch already warm.
         import torch
 
-        from dixit.domains import parse
+        from dixit.data.domains import parse
 
         x = parse("grid:113x113").all()
         t0 = time.perf_counter()

@@ -21,7 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dixit import challenge, training
+from dixit import challenge
+from dixit.models import training
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELER = ROOT / "examples" / "labelers" / "curved113.py"

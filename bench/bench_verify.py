@@ -86,7 +86,7 @@ def _no_recheck() -> Iterator[None]:
     is not parsed and verified again. Every action loads the whole state, twice, so without
     this each append costs O(ledger) and building is quadratic; the entries are still written
     by the library API, byte for byte. Measurements run without it."""
-    from dixit import entries
+    from dixit.ledger import entries
 
     parse, verify = entries.parse, entries.verify
     parsed: dict[tuple[bytes, str], Any] = {}
@@ -118,8 +118,8 @@ def build(root: Path, teams: list[str], rounds: int, folders: dict[str, Path],
 
 def _build(root: Path, teams: list[str], rounds: int, folders: dict[str, Path],
            say: Callable[[str], None]) -> None:
-    from dixit import actions, scoring
-    from dixit.ledger import Ledger
+    from dixit.league import actions, closing
+    from dixit.ledger.store import Ledger
 
     actions.init(root, "bench-verify")
     ledger = Ledger(root)
@@ -138,7 +138,7 @@ def _build(root: Path, teams: list[str], rounds: int, folders: dict[str, Path],
                     shifted = teams[(teams.index(t) + (s < t)) % n]
                     actions.submit(ledger, s, t, folders[shifted] / "labeler.py")
         os.environ["DIXIT_NOW"] = f"+{3 * r + 2.5}h"  # past submit-by: the closer may close
-        scoring.score(ledger, r + 1)
+        closing.score(ledger, r + 1)
         os.environ.pop("DIXIT_NOW")
         say(f"  round {r + 1}/{rounds} built: {_count(root)} entries "
             f"({time.perf_counter() - t0:.1f} s)")
@@ -163,7 +163,7 @@ def cut(full: Path, dst: Path, rounds: int) -> None:
 
 def _best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     """Best of ``repeat`` cold runs: nothing read by an earlier run is kept."""
-    from dixit.ledger import Snapshot
+    from dixit.ledger.store import Snapshot
 
     best, out = float("inf"), None
     for _ in range(repeat):
@@ -175,9 +175,9 @@ def _best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 
 def measure(root: Path, repeat: int) -> dict[str, Any]:
-    from dixit import state as st
-    from dixit import verify
-    from dixit.ledger import Ledger
+    from dixit.league import verify
+    from dixit.ledger import state as st
+    from dixit.ledger.store import Ledger
 
     row: dict[str, Any] = {"entries": _count(root)}
     row["git_log"], _ = _best(lambda: _git(root, "log", "--reverse", "--no-renames",
@@ -204,8 +204,8 @@ def cli(root: Path, *flags: str) -> float:
 
 
 def profile(root: Path, replay: bool, top: int) -> None:
-    from dixit import verify
-    from dixit.ledger import Ledger, Snapshot
+    from dixit.league import verify
+    from dixit.ledger.store import Ledger, Snapshot
 
     Snapshot.drop_shared()
     prof = cProfile.Profile()

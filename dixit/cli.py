@@ -62,7 +62,7 @@ def _root(
 
 
 def _ledger() -> Any:
-    from dixit import actions
+    from dixit.league import actions
 
     return actions.open_ledger(_ctx["root"])
 
@@ -122,7 +122,8 @@ def init(
     """Create a tournament: a git repository with tournament.toml, teams/, rounds/, the rulebook
     scoring/rules.toml and the closer's public key. Private keys go to the key store
     ($DIXIT_HOME, default ~/.config/dixit)."""
-    from dixit import actions, keystore
+    from dixit.league import actions
+    from dixit.ledger import keystore
 
     info = actions.init(directory, name, escrow=not no_escrow, bare=bare)
     data = {"id": info.id, "name": info.name, "path": str(directory),
@@ -145,7 +146,7 @@ def team_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Register a team (organizer only): its public key is committed under teams/."""
-    from dixit import actions
+    from dixit.league import actions
 
     team, path = actions.team_add(_ledger(), name, key)
     if as_json:
@@ -165,7 +166,7 @@ def team_rotate(
 ) -> None:
     """Replace a team's key (organizer only), e.g. after a leak. Entries signed before stay
     valid under the old key; `dixit verify` checks each entry against the key of its time."""
-    from dixit import actions
+    from dixit.league import actions
 
     team, path = actions.team_rotate(_ledger(), name, key, reason)
     data = {"team": team.name, "key": team.key, "rotation": len(team.history) - 1,
@@ -185,7 +186,7 @@ def team_remove(
 ) -> None:
     """Remove a team (organizer only): it can write nothing more, and rounds closed from now on
     are scored without it. Its earlier entries and points stay in the ledger."""
-    from dixit import actions
+    from dixit.league import actions
 
     team = actions.team_remove(_ledger(), name, reason)
     if as_json:
@@ -204,7 +205,7 @@ def team_keygen(
 ) -> None:
     """Make your team's key pair on your own machine and print the public key to send to the
     organizer (`dixit team add NAME --key PUBLIC`). The private key never leaves the key store."""
-    from dixit import actions
+    from dixit.league import actions
 
     public, path = actions.team_keygen(_reader(), name, pending)
     if as_json:
@@ -217,7 +218,8 @@ def team_keygen(
 @team_app.command("list")
 def team_list(as_json: JsonOpt = False) -> None:
     """List the registered teams and their public keys."""
-    from dixit import actions, views
+    from dixit import views
+    from dixit.league import actions
 
     data = views.teams(actions.load_state(_reader()))
     if as_json:
@@ -251,7 +253,8 @@ def round_open(
     as_json: JsonOpt = False,
 ) -> None:
     """Open the next round (organizer only; the previous round must be closed)."""
-    from dixit import actions, clock
+    from dixit.league import actions
+    from dixit.ledger import clock
 
     rnd = actions.round_open(_ledger(), propose_by, submit_by)
     data = {"round": rnd.number, "propose_by": clock.iso(rnd.propose_by),
@@ -296,7 +299,7 @@ SetOpt = Annotated[list[str] | None, typer.Option(
 
 def _challenge_root() -> Path:
     """Where dataset: paths resolve: the enclosing tournament, else -C PATH or the cwd."""
-    from dixit.ledger import find_root
+    from dixit.ledger.store import find_root
 
     try:
         return find_root(_ctx["root"] or Path.cwd())
@@ -408,7 +411,8 @@ def challenge_import(
       dixit challenge import mnist --state-dict cnn.pt --arch cnn -l lab.py \\
         -d dataset:scoring/data/mnist.safetensors --set dropout=0.2
     """
-    from dixit import challenge, importing
+    from dixit import challenge
+    from dixit.challenge import importing
 
     overrides = challenge.arch_overrides(hidden=hidden, channels=channels, d_model=d_model,
                                          heads=heads, d_mlp=d_mlp, settings=settings)
@@ -430,7 +434,7 @@ def propose(
 ) -> None:
     """Seal and publish a challenge into the current round: the model in the clear, the labeler
     sealed (salted SHA-256) and escrowed to the closer, signed with the team's key."""
-    from dixit import actions
+    from dixit.league import actions
 
     p = actions.propose(_ledger(), team, folder, warn=_warn)
     data = {"round": p.round, "team": p.team, "commitment": p.commitment,
@@ -451,7 +455,7 @@ def submit(
     as_json: JsonOpt = False,
 ) -> None:
     """Seal and publish a program for another team's challenge (replaces an earlier one)."""
-    from dixit import actions
+    from dixit.league import actions
 
     s = actions.submit(_ledger(), team, challenge, program)
     data = {"round": s.round, "team": s.team, "challenge": s.target,
@@ -467,7 +471,7 @@ def submit(
 def reveal(team: TeamOpt, round_no: RoundOpt = None, as_json: JsonOpt = False) -> None:
     """Reveal the team's own sealed labeler and programs (after submit-by); each is checked
     against its seal. Needed when the tournament runs without escrow."""
-    from dixit import actions
+    from dixit.league import actions
 
     items = actions.reveal(_ledger(), team, round_no)
     if as_json:
@@ -505,8 +509,9 @@ def score(
     $DIXIT_CLOSER_KEY), check every seal, replay every program and labeler in a sandbox over
     the whole domain, apply Dixit scoring, commit rounds/NNN/results.toml and tag the round.
     Running it again on a closed round writes nothing."""
-    from dixit import report, scoring
     from dixit.errors import UsageError
+    from dixit.league import closing
+    from dixit.views import tables as report
 
     if parts and not merge:
         raise UsageError("partial result files are only taken with --merge")
@@ -520,13 +525,13 @@ def score(
         _score_shard(shard, out_file, round_no, due, force, allow_weak_isolation, as_json)
         return
     if merge:
-        from dixit import shards
+        from dixit.league import shards
 
         outcome = shards.merge(_ledger(), list(parts or []), force=force)
         outcomes = [outcome]
     elif due:
         with _progress("replaying", as_json) as tick:
-            outcomes = scoring.score_due(_ledger(), allow_weak=allow_weak_isolation,
+            outcomes = closing.score_due(_ledger(), allow_weak=allow_weak_isolation,
                                          progress=tick)
         closed = [o.results["round"] for o in outcomes if o.written]
         if as_json:
@@ -536,7 +541,7 @@ def score(
             _say("no round is due (every round is closed or still before its submit-by)")
     else:
         with _progress("replaying", as_json) as tick:
-            outcomes = [scoring.score(_ledger(), round_no, force=force,
+            outcomes = [closing.score(_ledger(), round_no, force=force,
                                       allow_weak=allow_weak_isolation, progress=tick)]
     if as_json:
         _emit(outcomes[0].results)
@@ -550,7 +555,7 @@ def score(
 
 def _score_shard(spec: str, out_file: Path | None, round_no: int | None, due: bool,
                  force: bool, allow_weak: bool, as_json: bool) -> None:
-    from dixit import shards
+    from dixit.league import shards
 
     k, n = shards.parse_spec(spec)
     assert out_file is not None
@@ -573,7 +578,9 @@ def _score_shard(spec: str, out_file: Path | None, round_no: int | None, due: bo
 @app.command()
 def standings(as_json: JsonOpt = False) -> None:
     """Points summed over closed rounds, best first (ties: solves, Dixits, name)."""
-    from dixit import actions, report, views
+    from dixit import views
+    from dixit.league import actions
+    from dixit.views import tables as report
 
     data = views.standings(actions.load_state(_reader()))
     if as_json:
@@ -585,7 +592,9 @@ def standings(as_json: JsonOpt = False) -> None:
 @app.command()
 def status(as_json: JsonOpt = False) -> None:
     """The current round, its phase and deadlines, and who proposed and submitted what."""
-    from dixit import actions, report, views
+    from dixit import views
+    from dixit.league import actions
+    from dixit.views import tables as report
 
     data = views.status(actions.load_state(_reader()))
     if as_json:
@@ -605,7 +614,7 @@ def inspect(
     """Show a challenge without running its code: kind, architecture and parameter counts,
     domain, claimed accuracy, seal status (model and domain against the seal, escrow, reveal,
     measured accuracy once closed) and where its files are."""
-    from dixit import inspection
+    from dixit.views import inspection
 
     data = inspection.inspect(target, root=_ctx["root"], round_no=round_no, warn=_warn)
     if as_json:
@@ -633,7 +642,7 @@ def show(
     the model's predictions and, with --submission, a team's program, each point that disagrees
     with the labeler in red. Ledger labelers and programs are drawn only once revealed, and run
     only in the sandbox; before that the model is drawn alone."""
-    from dixit import pictures
+    from dixit.views import pictures
 
     shown = pictures.show(target, out_file, root=_ctx["root"], round_no=round_no,
                           submission=submission, allow_weak=allow_weak_isolation, warn=_warn)
@@ -658,7 +667,7 @@ def verify(
 ) -> None:
     """Re-check every signature and seal and re-score every closed round from the ledger
     alone. Exits 1 naming each problem."""
-    from dixit import verify as v
+    from dixit.league import verify as v
 
     with _progress("verifying", as_json) as tick:
         rep = v.verify(_reader(), round_no, replay=not no_replay,
@@ -691,7 +700,7 @@ def report_site(
     challenge-by-team matrix, claimed vs measured model accuracy) and, for 2-D grid domains,
     label maps of the labeler, the model and every submission (replayed in the sandbox).
     Opens from file:// or GitHub Pages; no external assets."""
-    from dixit import site
+    from dixit.views import site
 
     with _progress("drawing", as_json) as tick:
         built = site.build(_reader(), out_dir, pictures=not no_pictures,
@@ -716,7 +725,7 @@ def validate(
     any team code: only ledger entries, all of one signer, each signed with the key registered
     for the owner of its path, companions matching their seals, deadlines by this machine's
     clock, nothing sealed deleted or edited. Exits 1 naming each problem."""
-    from dixit import validate as v
+    from dixit.league import validate as v
 
     rep = v.validate(_ctx["root"] or Path.cwd(), base)
     for p in rep.problems:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import toml
 
-from dixit import pictures
+from dixit.views import pictures
 from tests.conftest import League, Runner, copytree, git, make_league, program, scoped_env
 
 PNG = b"\x89PNG\r\n\x1a\n"

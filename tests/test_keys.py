@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from dixit import entries, keystore, validate
-from dixit import state as st
-from dixit.ledger import Ledger
+from dixit.league import validate
+from dixit.ledger import entries, keystore, layout
+from dixit.ledger import state as st
+from dixit.ledger.store import Ledger
 from tests.conftest import (
     EXAMPLES,
     Runner,
@@ -188,13 +189,13 @@ def test_rotation_chain_is_checked(played, dixit: Runner, keys: None, tmp_path: 
     doc = {"rotation": {"team": "bob", "number": 2, "key": rogue.public,
                         "previous": state.teams["bob"].history[0], "at": "x", "reason": ""}}
     organizer = keystore.load(info.id, "organizer")
-    _commit_entry(root, st.rotation_path("bob", 2), entries.signed(doc, organizer.signing),
+    _commit_entry(root, layout.rotation_path("bob", 2), entries.signed(doc, organizer.signing),
                   "team: rotate bob")
     res = dixit("-C", root, "verify", "--no-replay")
     assert res.code == 1 and "does not replace the key registered before it" in res.err
     git(root, "reset", "-q", "--hard", "HEAD~1")
     doc["rotation"]["previous"] = state.teams["bob"].key
-    _commit_entry(root, st.rotation_path("bob", 2), entries.signed(doc, rogue.signing),
+    _commit_entry(root, layout.rotation_path("bob", 2), entries.signed(doc, rogue.signing),
                   "team: rotate bob")  # bob cannot rotate himself: only the organizer may
     res = dixit("-C", root, "verify", "--no-replay")
     assert res.code == 1 and "key-002.toml: entry is signed by a key that is not" in res.err

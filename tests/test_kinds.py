@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from dixit import domains, models
-from dixit import state as st
-from dixit.ledger import Ledger
+from dixit import models
+from dixit.data import domains
+from dixit.ledger import state as st
+from dixit.ledger.store import Ledger
 from tests.conftest import Runner, git, make_league, program, scoped_env
 
 LABELERS = {
@@ -137,7 +138,7 @@ def test_the_kind_is_sealed(mixed, dixit: Runner, monkeypatch: pytest.MonkeyPatc
     seal's context, so the revealed flag no longer opens it."""
     league, _results, base = mixed
     monkeypatch.setenv("DIXIT_HOME", str(base / "keys"))
-    from dixit import entries, keystore
+    from dixit.ledger import entries, keystore
     from tests.conftest import copytree
 
     root = copytree(league.root, tmp_path / "org")

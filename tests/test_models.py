@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dixit import challenge, models, training
+from dixit import challenge, models
 from dixit.errors import ChallengeError
+from dixit.models import training
 from tests.conftest import Runner, program
 
 LABELER = ("import torch\n\ndef label(x):\n"
@@ -68,7 +69,7 @@ def test_each_architecture_trains_and_reloads_identically(dixit: Runner, tmp_pat
                                                           arch: str) -> None:
     import torch
 
-    from dixit import domains
+    from dixit.data import domains
 
     out, summary = _new(dixit, tmp_path, arch)
     assert set(summary) >= {"train_accuracy", "heldout_accuracy", "seconds"}
@@ -260,7 +261,7 @@ def _trained_elsewhere(tmp_path: Path, arch: str, **knobs: object):
     """A module as another project would train it: our architecture, its own init."""
     import torch
 
-    from dixit import domains
+    from dixit.data import domains
 
     d = domains.parse(SMALL[arch][1], root=tmp_path)
     cfg = models.default_config(arch, d.input_shape, d.dims, domain_kind=d.kind, **knobs)

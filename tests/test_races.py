@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dixit import scoring
+from dixit.league import judge
 from tests.conftest import EXAMPLES, Runner, copytree, git, make_league, propose_small
 
 PROG = EXAMPLES / "programs" / "bob_for_alice.py"
@@ -72,7 +72,7 @@ def test_sigkill_during_score_then_rerun_gives_the_uninterrupted_result(
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
         again = dixit.ok("-C", victim, "score", "--force", "--json").json()
-        assert scoring.comparable(again) == scoring.comparable(expected), delay
+        assert judge.comparable(again) == judge.comparable(expected), delay
         assert git(victim, "status", "--porcelain") == ""
         assert git(victim, "tag", "--list") == "round-001-closed"
         assert dixit.ok("-C", victim, "verify", "--no-replay", "--json").json()["ok"]

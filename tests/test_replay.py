@@ -18,9 +18,9 @@ import numpy
 import pytest
 import torch
 
-from dixit import domains
+from dixit.data import domains
 from dixit.errors import IsolationError
-from dixit.replay import Limits, Outcome, Program, probe_isolation, replay
+from dixit.replay.engine import Limits, Outcome, Program, probe_isolation, replay
 
 HOSTILE = Path(__file__).parent / "hostile"
 FAST = Limits(cpu_seconds=1.0, wall_seconds=4.0, output_bytes=4096)

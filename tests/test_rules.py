@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dixit import rulebook, rules
+from dixit import rules
 from dixit.errors import RulesError
-from dixit.rulebook import Points
+from dixit.rules import rulebook
+from dixit.rules.rulebook import Points
 
 POINTS = Points(proposer_unique=4, proposer_some=2, solver=3)
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from dixit import sandbox
+from dixit.replay import sandbox
 
 CHILD = r"""
 import json, os, sys, threading
 sys.path.insert(0, {pkg!r})
-from dixit import sandbox as sb
+from dixit.replay import sandbox as sb
 roots = [tuple(r) for r in json.loads({roots!r})]
 iso = sb.probe()
 sb.set_rlimits(cpu_seconds=5, memory_mb=512, file_bytes=1 << 20)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dixit import entries, keystore, protocol, seal
 from dixit.errors import EntryError, SealError
+from dixit.ledger import entries, keystore, protocol, seal
 
-CTX = protocol.labeler_context("tid", 1, "alice", "labeler", "dom", "00" * 32)
+CTX = protocol.secret_context("tid", 1, "alice", "labeler", "dom", "00" * 32)
 PAYLOAD = b"def label(x):\n    return x[:, 0] > 3\n"
 
 

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 import yaml
 
-from dixit import workflows
+from dixit.league import workflows
 from tests.conftest import EXAMPLES, League, Runner, git, make_league, propose_small, scoped_env
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "dixit" / "templates" / "github" / "workflows"
+TEMPLATES = ROOT / "dixit" / "league" / "templates" / "github" / "workflows"
 NAMES = ("validate.yml", "close-round.yml", "publish.yml")
 PROGRAMS = EXAMPLES / "programs"
 BIN = Path(sys.executable).parent
@@ -308,7 +308,7 @@ def test_validate_rejects_a_file_added_then_removed_by_a_later_commit(
     ("rounds/001/results.toml", "A", "closer"),
 ])
 def test_entry_paths_are_classified(path: str, status: str, owner: str) -> None:
-    from dixit import validate
+    from dixit.league import validate
 
     place = validate.classify(path)
     assert place is not None and place.signer == owner
@@ -407,7 +407,7 @@ def due_clone(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_shards_merged_equal_a_single_run(closed_by_workflow, due_clone: Path,
                                           dixit: Runner, tmp_path: Path) -> None:
-    from dixit import scoring
+    from dixit.league import judge
 
     _bare, due, _job = closed_by_workflow
     single = due["results"][0]
@@ -419,7 +419,7 @@ def test_shards_merged_equal_a_single_run(closed_by_workflow, due_clone: Path,
     assert json.loads(text)["format"] == "dixit-shard/1"
     merged = dixit.ok("-C", due_clone, "score", "--merge", tmp_path / "part-2.json",
                       tmp_path / "part-1.json", "--json").json()
-    assert scoring.comparable(merged) == scoring.comparable(single)
+    assert judge.comparable(merged) == judge.comparable(single)
     assert git(due_clone, "rev-parse", "round-001-closed^{commit}") == \
         git(due_clone, "rev-parse", "main")
     again = dixit.ok("-C", due_clone, "score", "--merge", tmp_path / "part-1.json",
@@ -464,7 +464,7 @@ def _bad_parts(tmp: Path, parts: list[Path], case: str) -> list[Path]:
 ])
 def test_merge_refuses_parts_that_do_not_fit(world: World, due_clone: Path, dixit: Runner,
                                              tmp_path: Path, case: str, needle: str) -> None:
-    from dixit import actions, shards
+    from dixit.league import actions, shards
 
     # Well-formed parts written from the shard plan (no replay needed), then spoiled.
     state = actions.load_state(actions.open_ledger(due_clone))
@@ -495,8 +495,8 @@ def test_shard_usage_errors(dixit: Runner, due_clone: Path) -> None:
 def test_shard_plan_partitions_by_challenge_deterministically_and_balanced() -> None:
     from datetime import UTC, datetime
 
-    from dixit import shards
-    from dixit import state as st
+    from dixit.league import shards
+    from dixit.ledger import state as st
 
     when = datetime(2026, 1, 1, tzinfo=UTC)
     rnd = st.Round(1, when, when, "")

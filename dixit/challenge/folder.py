@@ -1,0 +1,350 @@
+"""A challenge before it is proposed: the folder ``dixit challenge new`` writes on a team's disk.
+
+    OUT/challenge.toml      kind, secret, domain, split, claimed accuracy, [model] config
+    OUT/model.safetensors   the trained (or imported) weights
+    OUT/labeler.py          the labeler the model was trained on; the secret of the labeler
+                            and emulate kinds (sealed and escrowed at propose time)
+    OUT/flag.txt            the secret of a flag challenge: a short string (the labeler then
+                            implements the planted behaviour and stays on the proposer's disk)
+
+``[challenge] secret`` names the file to seal. Kinds: ``labeler`` (recover the program),
+``emulate`` (reproduce the model's own outputs), ``flag`` (name the planted string).
+
+Training runs the team's own labeler in-process: it is their code on their machine. Everywhere
+else (scoring, verification) labelers only ever run in the sandbox.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import toml
+
+from dixit import models
+from dixit.data import domains
+from dixit.errors import ChallengeError
+from dixit.ledger import tomlio
+from dixit.ledger.fsutil import atomic_write
+from dixit.models import training
+from dixit.rules import kinds
+from dixit.rules.flags import check_flag
+
+if TYPE_CHECKING:
+    import torch
+
+KINDS = tuple(kinds.KINDS)
+
+
+
+
+
+
+def read_flag_file(path: Path) -> str:
+    """The flag in ``path`` (UTF-8 text, checked by ``check_flag``)."""
+    limit = 4096  # far above 256 characters of UTF-8 with whitespace around them
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+        text = data.decode("utf-8")
+    except OSError as exc:
+        raise ChallengeError(f"cannot read flag {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ChallengeError(f"flag {path} is not UTF-8 text") from None
+    if len(data) > limit:
+        raise ChallengeError(f"flag {path} is over {limit} bytes; a flag is a short string")
+    try:
+        return check_flag(text)
+    except ChallengeError as exc:
+        raise ChallengeError(f"flag {path}: {exc}") from None
+
+
+
+
+def read_program(path: Path, max_bytes: int, what: str = "program") -> bytes:
+    """Bytes of a labeler or program file, checked to be UTF-8 Python source under the limit."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise ChallengeError(f"{what} {path} not found") from None
+    if not path.is_file():
+        raise ChallengeError(f"{what} {path} is not a file")
+    if size > max_bytes:
+        raise ChallengeError(f"{what} {path} is {size:,} bytes, over the rulebook's limit of "
+                             f"{max_bytes:,} (limits.max_program_bytes)")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ChallengeError(f"{what} {path} is not UTF-8 text") from None
+    try:
+        compile(text, str(path), "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        raise ChallengeError(f"{what} {path} is not valid Python: {exc}") from None
+    if not re.search(r"\blabel\b", text):
+        raise ChallengeError(f"{what} {path} defines no label(x) function")
+    return data
+
+
+def read_flag(path: Path) -> bytes:
+    """A flag, or a team's guess at one: short UTF-8 text (``check_flag``)."""
+    return read_flag_file(path).encode("utf-8")
+
+
+def read_secret(kind: kinds.Kind, path: Path, max_program_bytes: int) -> bytes:
+    """The secret a challenge of ``kind`` seals: its labeler, or its flag."""
+    if kind.replayed:
+        return read_program(path, max_program_bytes, "labeler")
+    return read_flag(path)
+
+
+def read_submission(kind: kinds.Kind, path: Path, max_program_bytes: int) -> bytes:
+    """What a team submits for a challenge of ``kind``: a program, or a flag guess."""
+    if kind.replayed:
+        return read_program(path, max_program_bytes)
+    return read_flag(path)
+
+
+def run_labeler_locally(path: Path, x: torch.Tensor) -> torch.Tensor:
+    """Label ``x`` with the team's own labeler, in this process (training only)."""
+    import torch
+
+    name = f"_dixit_labeler_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ChallengeError(f"cannot import labeler {path}")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        fn = getattr(module, "label", None)
+        if not callable(fn):
+            raise ChallengeError(f"labeler {path} defines no label(x) function")
+        out = torch.as_tensor(fn(x))
+    except ChallengeError:
+        raise
+    except Exception as exc:
+        raise ChallengeError(f"labeler {path} failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        sys.modules.pop(name, None)
+    out = out.reshape(-1)
+    if out.shape[0] != x.shape[0] or not bool(((out == 0) | (out == 1)).all()):
+        raise ChallengeError(f"labeler {path} must return {x.shape[0]} labels in {{0, 1}}")
+    return out.to(torch.int64)
+
+
+@dataclass
+class LocalChallenge:
+    folder: Path
+    meta: dict[str, Any]
+    model: dict[str, Any]
+    labeler: Path
+    weights: Path
+    kind: str = "labeler"
+    secret: Path | None = None  # the file to seal: labeler.py, or flag.txt for a flag
+
+    def __post_init__(self) -> None:
+        if self.secret is None:
+            self.secret = self.labeler
+
+
+def parse_settings(items: list[str] | None) -> dict[str, Any]:
+    """``key=value`` pairs (``--set``) as config values: integers, numbers, true/false,
+    comma-separated integer lists (``8,16``), else the text itself."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        key, raw = key.strip().replace("-", "_"), raw.strip()
+        if not sep or not key:
+            raise ChallengeError(f"--set takes key=value, e.g. --set d_mlp=512 (got {item!r})")
+        value = _value(raw)
+        # sizes lists take a single size too: --set hidden=64
+        out[key] = [value] if key in _LIST_KEYS and isinstance(value, int) else value
+    return out
+
+
+_LIST_KEYS = frozenset({"hidden", "channels", "input_shape", "input_ranges"})
+
+
+def _value(raw: str) -> Any:
+    low = raw.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            pass
+    if re.fullmatch(r"\[?\s*\d+(\s*,\s*\d+)*\s*,?\s*\]?|\[\s*\]", raw):
+        return [int(v) for v in re.findall(r"\d+", raw)]
+    return raw
+
+
+def _int_list(text: str | None, option: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ChallengeError(f"{option} takes sizes like 128,128 (got {text!r})") from None
+
+
+def arch_overrides(*, hidden: str | None = None, channels: str | None = None,
+                   d_model: int | None = None, heads: int | None = None,
+                   d_mlp: int | None = None, settings: list[str] | None = None
+                   ) -> dict[str, Any]:
+    """Architecture config fields from the command line (None: the architecture's default)."""
+    out: dict[str, Any] = {"hidden": _int_list(hidden, "--hidden"),
+                           "channels": _int_list(channels, "--channels"),
+                           "d_model": d_model, "n_heads": heads, "d_mlp": d_mlp}
+    out.update(parse_settings(settings))
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _check_kind(kind: str, flag: str | None) -> None:
+    if not kinds.get(kind).replayed:
+        if flag is None:
+            raise ChallengeError("a flag challenge needs its secret string: --flag TEXT")
+        check_flag(flag)
+    elif flag is not None:
+        raise ChallengeError(f"--flag is only for --kind flag (this challenge is {kind})")
+
+
+def _prepare(out: Path, labeler: Path, domain_spec: str, arch: str, train_frac: float,
+             seed: int, kind: str, flag: str | None, overrides: dict[str, Any] | None,
+             root: Path | None, max_program_bytes: int
+             ) -> tuple[bytes, domains.Domain, dict[str, Any], torch.Tensor]:
+    """Everything ``create`` and ``import_model`` check before the expensive part."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ChallengeError(f"{out} already exists and is not empty; choose a new folder")
+    if not 0.0 < train_frac <= 1.0:
+        raise ChallengeError("--train-frac must be in (0, 1]")
+    _check_kind(kind, flag)
+    source = read_program(labeler, max_program_bytes, "labeler")
+    domain = domains.parse(domain_spec, root=root, seed=seed)
+    config = models.default_config(arch, domain.input_shape, domain.dims,
+                                   domain_kind=domain.kind, **(overrides or {}))
+    models.build(config)  # validates the config before the labeler runs over the domain
+    labels = torch_cat(run_labeler_locally(labeler, b) for b in domain.batches())
+    return source, domain, config, labels
+
+
+def _write(out: Path, *, source: bytes, config: dict[str, Any], module: Any, kind: str,
+           flag: str | None, domain: domains.Domain, seed: int, train_frac: float,
+           train_accuracy: float, heldout_accuracy: float, labels: torch.Tensor,
+           extra: dict[str, Any] | None = None) -> None:
+    heldout = heldout_accuracy if train_frac < 1.0 else train_accuracy
+    meta = {
+        "kind": kind,
+        "domain": domain.spec,
+        "seed": seed,
+        "train_frac": train_frac,
+        "claimed_accuracy": round(heldout, 6),
+        "train_accuracy": round(train_accuracy, 6),
+        "positive_rate": round(float(labels.float().mean()), 6),
+        "labeler": "labeler.py",
+        "secret": kinds.get(kind).secret_file,
+        "model": "model.safetensors",
+        **(extra or {}),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    models.save(module, config, out / "model.safetensors")
+    atomic_write(out / "labeler.py", source)
+    if not kinds.get(kind).replayed:
+        assert flag is not None
+        atomic_write(out / kinds.get(kind).secret_file, flag.encode("utf-8"))
+    atomic_write(out / "challenge.toml",
+                 toml.dumps({"challenge": meta, "model": config}).encode())
+
+
+def create(out: Path, labeler: Path, domain_spec: str, *, arch: str = "mlp",
+           train_frac: float = 0.5, seed: int = 0, steps: int | None = None,
+           hidden: list[int] | None = None, overrides: dict[str, Any] | None = None,
+           lr: float | None = None, weight_decay: float | None = None,
+           batch_size: int | None = None, kind: str = "labeler", flag: str | None = None,
+           root: Path | None = None, max_program_bytes: int = 262144,
+           progress: training.Progress | None = None) -> dict[str, Any]:
+    """Train a model on ``labeler`` over the domain and write the challenge folder ``out``.
+
+    ``overrides`` set architecture config fields (``hidden`` is a shortcut for the mlp's and
+    cnn's); ``steps``, ``lr``, ``weight_decay`` and ``batch_size`` default per architecture
+    (``training.HYPER``). A ``flag`` challenge needs ``flag``, the secret string. Returns the
+    training summary (train/held-out accuracy, seconds, steps, parameters, out).
+    """
+    if steps is not None and steps < 1:
+        raise ChallengeError("--steps must be >= 1")
+    settings = dict(overrides or {})
+    if hidden is not None:
+        settings["hidden"] = hidden
+    source, domain, config, labels = _prepare(out, labeler, domain_spec, arch, train_frac,
+                                              seed, kind, flag, settings, root,
+                                              max_program_bytes)
+    module = models.build(config, seed=seed)
+    opts = training.hyper(arch, steps=steps, lr=lr, weight_decay=weight_decay,
+                          batch_size=batch_size)
+    try:
+        result = training.train(module, domain, labels, train_frac=train_frac, seed=seed,
+                                progress=progress, **opts)
+    except ValueError as exc:
+        raise ChallengeError(f"cannot train: {exc}") from None
+    _write(out, source=source, config=config, module=module, kind=kind, flag=flag,
+           domain=domain, seed=seed, train_frac=train_frac,
+           train_accuracy=result.train_accuracy, heldout_accuracy=result.heldout_accuracy,
+           labels=labels)
+    summary = training.summary(result)
+    summary.update(parameters=models.parameter_count(module), arch=arch, kind=kind,
+                   out=str(out))
+    return summary
+
+
+def torch_cat(parts: Any) -> torch.Tensor:
+    import torch
+
+    return torch.cat(list(parts))
+
+
+def read(folder: Path) -> LocalChallenge:
+    """Read and check a challenge folder written by ``create``."""
+    meta_path = folder / "challenge.toml"
+    try:
+        data = tomlio.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ChallengeError(f"{folder} is not a challenge folder (no challenge.toml); "
+                             "make one with `dixit challenge new`") from None
+    except (OSError, UnicodeDecodeError, tomlio.TomlError) as exc:
+        raise ChallengeError(f"{meta_path} is not valid TOML: {exc}") from None
+    meta, config = data.get("challenge"), data.get("model")
+    if not isinstance(meta, dict) or not isinstance(config, dict):
+        raise ChallengeError(f"{meta_path} needs [challenge] and [model] tables")
+    for key, kind in (("domain", str), ("claimed_accuracy", float), ("seed", int),
+                      ("train_frac", float)):
+        if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
+            raise ChallengeError(f"{meta_path}: challenge.{key} is missing or not a "
+                                 f"{kind.__name__}")
+    kind = meta.get("kind", kinds.DEFAULT)
+    if kind not in KINDS:
+        raise ChallengeError(f"{meta_path}: unknown kind {kind!r}; expected one of "
+                             f"{', '.join(KINDS)}")
+    labeler = folder / str(meta.get("labeler", "labeler.py"))
+    weights = folder / str(meta.get("model", "model.safetensors"))
+    secret = folder / str(meta.get("secret", kinds.get(kind).secret_file))
+    for p in (labeler, weights, secret):
+        if p.parent != folder:
+            raise ChallengeError(f"{meta_path}: file names must stay inside the folder")
+    if not kinds.get(kind).replayed:
+        if secret == labeler or secret == weights:
+            raise ChallengeError(f"{meta_path}: a flag challenge's secret must be its own "
+                                 "text file (flag.txt)")
+        if not secret.is_file():
+            raise ChallengeError(f"{folder} is a flag challenge but has no {secret.name} "
+                                 "(make it with `dixit challenge new --kind flag --flag TEXT`)")
+        read_flag_file(secret)
+    elif secret != labeler:
+        raise ChallengeError(f"{meta_path}: the secret of a {kind} challenge is its labeler "
+                             f"({labeler.name}), not {secret.name}")
+    return LocalChallenge(folder=folder, meta=meta, model=config, labeler=labeler,
+                          weights=weights, kind=str(kind), secret=secret)

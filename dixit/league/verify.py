@@ -1,0 +1,291 @@
+"""``dixit verify``: re-derive every signature, seal and score from the ledger alone.
+
+Returns a report listing every problem found (path and, where it helps, the commit) rather than
+stopping at the first; the CLI exits 1 when the list is not empty.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dixit import rules
+from dixit.data import domains
+from dixit.errors import DixitError
+from dixit.league import closing, judge, secrets
+from dixit.ledger import entries, layout, seal
+from dixit.ledger import state as st
+from dixit.ledger.store import Ledger
+from dixit.rules import rulebook
+
+
+@dataclass
+class Report:
+    commit: str | None
+    checked: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def count(self, what: str, n: int = 1) -> None:
+        self.checked[what] = self.checked.get(what, 0) + n
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": not self.problems, "commit": self.commit, "checked": self.checked,
+                "problems": self.problems}
+
+
+def verify(ledger: Ledger, round_no: int | None = None, *, replay: bool = True,
+           allow_weak: bool = False,
+           progress: Callable[[int, int], None] | None = None) -> Report:
+    snap = ledger.snapshot()
+    report = Report(commit=snap.commit)
+    try:
+        state = st.load(snap)  # every signature of the current state
+    except DixitError as exc:
+        report.problems.append(str(exc))
+        return report
+    report.count("signatures", 1 + len(state.teams))
+    timeline = _check_history(ledger, report)
+    for path in snap.paths("teams/"):
+        if path != "teams/README.md" and layout.registry_team(path) not in state.teams:
+            report.problems.append(f"{path}: unexpected file in the team registry")
+    for number, rnd in sorted(state.rounds.items()):
+        if round_no is None or number == round_no:
+            _check_signers(state, rnd, timeline, report)
+    for path in snap.paths("rounds/"):
+        rel = path.split("/", 2)
+        if len(rel) < 3 or not rel[1].isdigit():
+            if path != "rounds/README.md":
+                report.problems.append(f"{path}: unexpected file in the round ledger")
+            continue
+        if not any(p.match(rel[2]) for p in layout.ROUND_FILES):
+            report.problems.append(f"{path}: unexpected file in the round ledger")
+    for number, rnd in sorted(state.rounds.items()):
+        if round_no is not None and number != round_no:
+            continue
+        report.count("signatures", 1 + len(rnd.challenges) + len(rnd.submissions)
+                     + len(rnd.reveals) + (1 if rnd.closed else 0))
+        _check_round(ledger, state, rnd, timeline, report, replay, allow_weak, progress)
+    return report
+
+
+@dataclass
+class Timeline:
+    """When each path of the current tree was last written, as a commit's position in history."""
+
+    commits: list[str] = field(default_factory=list)
+    written: dict[str, int] = field(default_factory=dict)
+
+    def at(self, path: str) -> int | None:
+        return self.written.get(path)
+
+    def before(self, path: str, ordinal: int) -> bool:
+        at = self.written.get(path)
+        return at is not None and at < ordinal
+
+    def where(self, path: str) -> str:
+        at = self.written.get(path)
+        return f"{path} (commit {self.commits[at][:10]})" if at is not None else path
+
+
+def key_at(team: st.Team, timeline: Timeline, ordinal: int) -> tuple[str | None, str]:
+    """The key registered for ``team`` when commit ``ordinal`` landed, or None and why not.
+    A rotation or removal takes effect from the commit after its own."""
+    if not timeline.before(f"teams/{team.name}.toml", ordinal):
+        return None, f"written before team '{team.name}' was registered"
+    removal = timeline.at(layout.removal_path(team.name))
+    if removal is not None and removal < ordinal:
+        return None, (f"written after team '{team.name}' was removed (commit "
+                      f"{timeline.commits[removal][:10]})")
+    key = team.history[0]
+    for number, rotated in enumerate(team.history[1:], 1):
+        if timeline.before(layout.rotation_path(team.name, number), ordinal):
+            key = rotated
+    return key, ""
+
+
+def _check_signers(state: st.State, rnd: st.Round, timeline: Timeline, report: Report) -> None:
+    """Every team-signed entry is signed by the key its team held when the entry landed."""
+    base = layout.round_dir(rnd.number)
+    signed = [(t, f"{c.folder}/challenge.toml") for t, c in rnd.challenges.items()]
+    signed += [(t, s.path) for (t, _g), s in rnd.submissions.items()]
+    signed += [(o, f"{base}/reveals/{o}/{i}.toml") for (o, i), r in rnd.reveals.items()
+               if r.by != "closer"]
+    for team, path in sorted(signed):
+        ordinal = timeline.at(path)
+        data = state.snapshot.read(path)
+        if ordinal is None or data is None:
+            continue
+        key, why = key_at(state.teams[team], timeline, ordinal)
+        if key is None:
+            report.problems.append(f"{timeline.where(path)}: {why}")
+            continue
+        if len(state.teams[team].history) == 1:
+            continue  # one key ever: loading the state already checked it
+        try:
+            entries.verify(data, path, key)
+        except DixitError:
+            report.problems.append(f"{timeline.where(path)}: not signed with the key registered "
+                                   f"for '{team}' at that time (a retired or foreign key)")
+
+
+def _at_close(state: st.State, timeline: Timeline, closed_at: int) -> st.State:
+    """The registry as it stood when a round's results were committed: later registrations
+    and removals do not change what that round was scored with."""
+    teams = {n: replace(t, removed=t.removed if timeline.before(layout.removal_path(n), closed_at)
+                        else None)
+             for n, t in state.teams.items() if timeline.before(f"teams/{n}.toml", closed_at)}
+    return st.State(state.snapshot, state.info, teams, state.rounds, state.rules)
+
+
+def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timeline,
+                 report: Report, replay: bool, allow_weak: bool,
+                 progress: Callable[[int, int], None] | None) -> None:
+    snap = state.snapshot
+    for team, ch in sorted(rnd.challenges.items()):
+        model = snap.read(f"{ch.folder}/{ch.meta.get('model', 'model.safetensors')}")
+        if model is None or seal.sha256_hex(model) != ch.seal.get("model_sha256"):
+            report.problems.append(f"{ch.folder}/model.safetensors: does not match the model "
+                                   "hash in its seal")
+        escrow_path = layout.escrow_path(rnd.number, team, layout.SECRET_ITEM)
+        escrow = snap.read(escrow_path)
+        if escrow is not None and seal.sha256_hex(escrow) != ch.seal.get("escrow_sha256"):
+            report.problems.append(f"{escrow_path}: does not match its seal")
+        try:
+            dom = domains.parse(ch.domain, root=ledger.root, seed=int(ch.meta.get("seed", 0)))
+            if dom.identity() != ch.seal.get("domain_id"):
+                report.problems.append(f"{ch.folder}/challenge.toml: domain data changed since "
+                                       "the challenge was sealed")
+        except DixitError as exc:
+            report.problems.append(f"{ch.folder}: {exc}")
+        report.count("seals")
+    for (owner, target), sub in sorted(rnd.submissions.items()):
+        if target not in rnd.challenges:
+            report.problems.append(f"{sub.path}: submission to a challenge that does not exist")
+            continue
+        escrow_path = layout.escrow_path(rnd.number, owner, target)
+        escrow = snap.read(escrow_path)
+        if escrow is not None and seal.sha256_hex(escrow) != sub.seal.get("escrow_sha256"):
+            report.problems.append(f"{escrow_path}: does not match its seal")
+        report.count("seals")
+    res_path = f"{layout.round_dir(rnd.number)}/results.toml"
+    closed_at = timeline.at(res_path)
+    if closed_at is not None:
+        state = _at_close(state, timeline, closed_at)
+    rnd = st.set_aside(rnd, state.removed)
+    opened = secrets.open_secrets(state, rnd, None)
+    for (owner, item), why in sorted(opened.missing.items()):
+        if (owner, item) in rnd.reveals or rnd.closed:
+            report.problems.append(f"{layout.round_dir(rnd.number)}/reveals/{owner}/{item}: {why}")
+    report.count("reveals", len(rnd.reveals))
+    if not rnd.closed:
+        return
+    assert rnd.results is not None
+    tag = layout.closed_tag(rnd.number)
+    if tag not in [t.name for t in ledger.repo.tags]:
+        report.problems.append(f"round {rnd.number}: closed but not tagged {tag}")
+    committed = rnd.results
+    # The results name every entry they scored: an entry dropped or added since is visible
+    # even without a replay.
+    recorded = {(s.get("team"), c.get("proposer")) for c in committed.get("challenges", [])
+                for s in c.get("submissions", [])}
+    if recorded != set(rnd.submissions):
+        report.problems.append(f"{res_path}: scored submissions {sorted(recorded ^ set(rnd.submissions))} "  # noqa: E501
+                               "differ from the ledger's")
+    if {c.get("proposer") for c in committed.get("challenges", [])} != set(rnd.challenges):
+        report.problems.append(f"{res_path}: scored challenges differ from the ledger's")
+    if sorted(committed.get("teams", [])) != state.roster():
+        report.problems.append(f"{res_path}: the teams scored differ from the registry")
+    if committed.get("rules") != state.rules.as_dict():
+        # Re-score under the rules the round was closed with; a rules change later is legal.
+        try:
+            book = rulebook.from_record(committed.get("rules", {}))
+        except DixitError as exc:
+            report.problems.append(f"{res_path}: recorded rules are invalid: {exc}")
+            return
+        state = st.State(state.snapshot, state.info, state.teams, state.rounds, book)
+    if replay:
+        try:
+            derived = closing.evaluate(state, rnd, opened, ledger.root, allow_weak=allow_weak,
+                                       progress=progress)
+        except DixitError as exc:
+            report.problems.append(f"round {rnd.number}: cannot replay: {exc}")
+            return
+        if judge.comparable(derived) != judge.comparable(committed):
+            report.problems.append(f"{res_path}: does not match a fresh re-score "
+                                   f"({_first_difference(judge.comparable(derived), judge.comparable(committed))})")  # noqa: E501
+        report.count("rounds re-scored")
+    else:
+        outcomes = [rules.ChallengeOutcome(
+            c["proposer"], [rules.SubmissionOutcome(s["team"], s.get("agreement"), s.get("error"))
+                            for s in c.get("submissions", [])], c.get("void"))
+            for c in committed.get("challenges", [])]
+        rescored = rules.score_round(committed.get("teams", []), outcomes,
+                                     state.rules.threshold, state.rules.points)
+        if rescored.points != rules.round_score(committed).points:
+            report.problems.append(f"{res_path}: points do not follow from the recorded "
+                                   "agreements under the rulebook")
+        report.count("rounds re-scored (no replay)")
+
+
+
+_IMMUTABLE = re.compile(r"^(tournament\.toml|teams/[^/]+\.toml|teams/[^/]+/[^/]+\.toml|"
+                        r"rounds/\d+/(round\.toml|"
+                        r"results\.toml|challenges/.*|reveals/.*))$")
+_SUBMISSION = re.compile(r"^rounds/(\d+)/submissions/")
+_ROUND = re.compile(r"^rounds/(\d+)/")
+
+
+def _check_history(ledger: Ledger, report: Report) -> Timeline:
+    """Walk every commit once (one git process): sealed files are written once and never
+    changed or deleted; a round's folder does not change after its results are committed.
+    Returns when each path was last written, for the checks that depend on time."""
+    timeline = Timeline()
+    head = ledger.head()
+    if head is None:
+        return timeline
+    log = ledger.repo.git.log("--reverse", "--no-renames", "--name-status", "--format=@@%H",
+                              head)
+    closed_at: dict[str, str] = {}
+    commits = 0
+    for block in log.split("@@")[1:]:
+        lines = [ln for ln in block.splitlines() if ln.strip()]
+        commit, changes = lines[0].strip(), [ln.split("\t", 1) for ln in lines[1:]]
+        commits += 1
+        timeline.commits.append(commit)
+        for status, path in changes:
+            if status[0] == "D":
+                timeline.written.pop(path, None)
+            else:
+                timeline.written[path] = len(timeline.commits) - 1
+            where = f"{path} (commit {commit[:10]})"
+            rnd = _ROUND.match(path)
+            if rnd and rnd.group(1) in closed_at:
+                report.problems.append(f"{where}: written after round {rnd.group(1)} was "
+                                       f"closed in commit {closed_at[rnd.group(1)][:10]}")
+            if status[0] in "MD" and _IMMUTABLE.match(path):
+                verb = "changed" if status[0] == "M" else "deleted"
+                report.problems.append(f"{where}: sealed file {verb} after it was committed")
+            elif status[0] == "D" and _SUBMISSION.match(path):
+                report.problems.append(f"{where}: a sealed submission was deleted")
+        for _status, path in changes:
+            m = re.match(r"^rounds/(\d+)/results\.toml$", path)
+            if m:
+                closed_at.setdefault(m.group(1), commit)
+    report.count("commits", commits)
+    return timeline
+
+
+def _first_difference(a: Any, b: Any, path: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if a.get(k) != b.get(k):
+                return _first_difference(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return _first_difference(x, y, f"{path}[{i}]")
+    return f"{path}: derived {a!r}, committed {b!r}"
+
+

@@ -1,0 +1,92 @@
+"""Signed ledger documents: TOML with a ``[signature]`` table over the rest, in canonical form.
+
+The signature covers the canonical JSON of everything but ``signature``; the file's bytes must
+also be exactly the canonical TOML rendering, so even a cosmetic edit to a sealed file shows.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import toml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from dixit.errors import EntryError
+from dixit.ledger import seal, tomlio
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+MAX_ENTRY_BYTES = 1 << 20
+
+
+def check_name(name: str, what: str = "team name") -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        shown = repr(name[:40] + ("..." if len(name) > 40 else "")) if isinstance(name, str) \
+            else repr(name)
+        raise EntryError(f"invalid {what} {shown}: use 1-32 lowercase letters, digits, '-' or "
+                         "'_', starting with a letter or digit")
+    return name
+
+
+def _sorted(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _sorted(obj[k]) for k in sorted(obj)}
+    if isinstance(obj, list):
+        return [_sorted(v) for v in obj]
+    return obj
+
+
+def render(payload: dict[str, Any]) -> bytes:
+    return toml.dumps(_sorted(payload)).encode("utf-8")
+
+
+def normalize(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` as it reads back from its TOML (TOML has no null: None values drop out)."""
+    return toml.loads(render(payload).decode("utf-8"))
+
+
+def signed(payload: dict[str, Any], key: Ed25519PrivateKey) -> bytes:
+    """Canonical bytes of ``payload`` with its signature attached."""
+    if "signature" in payload:
+        raise EntryError("payload already carries a signature")
+    payload = normalize(payload)
+    return render({**payload, "signature": seal.sign(key, payload)})
+
+
+def parse(data: bytes, path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Parse a signed document; return (payload, signature). Raises EntryError naming ``path``."""
+    if len(data) > MAX_ENTRY_BYTES:
+        raise EntryError(f"{path}: entry is larger than {MAX_ENTRY_BYTES} bytes")
+    try:
+        doc = tomlio.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise EntryError(f"{path}: not UTF-8 text") from None
+    except tomlio.TomlError as exc:
+        raise EntryError(f"{path}: not valid TOML ({exc})") from None
+    sig = doc.pop("signature", None)
+    if not isinstance(sig, dict):
+        raise EntryError(f"{path}: entry is unsigned")
+    if render({**doc, "signature": sig}) != data:
+        raise EntryError(f"{path}: file is not in canonical form (edited by hand?)")
+    return doc, sig
+
+
+def verify(data: bytes, path: str, expected_key: str) -> dict[str, Any]:
+    """Parse and check the signature against ``expected_key``; return the payload."""
+    payload, sig = parse(data, path)
+    try:
+        seal.verify_signature(payload, sig, expected_key)
+    except EntryError as exc:
+        raise EntryError(f"{path}: {exc}") from None
+    return payload
+
+
+def field(table: dict[str, Any], key: str, kind: type | tuple[type, ...], path: str) -> Any:
+    """A typed field of a parsed entry, or an EntryError naming the file and field."""
+    value = table.get(key) if isinstance(table, dict) else None
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if value is None or not isinstance(value, kinds) or (isinstance(value, bool)
+                                                         and bool not in kinds):
+        names = "/".join(k.__name__ for k in kinds)
+        raise EntryError(f"{path}: field '{key}' is missing or not a {names}")
+    return value

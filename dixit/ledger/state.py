@@ -1,0 +1,304 @@
+"""The tournament as plain records, read from one ledger snapshot with every signature checked.
+
+Where each record lives is ``dixit.ledger.layout``; which entries the rules allow is
+``dixit.league.checks``. Loading checks signatures and that each entry names its own place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dixit.errors import EntryError, NotATournamentError
+from dixit.ledger import clock, entries, layout
+from dixit.ledger.entries import field as get
+from dixit.ledger.store import Snapshot
+from dixit.rules import rulebook
+
+
+@dataclass(frozen=True)
+class Info:
+    id: str
+    name: str
+    organizer_key: str
+    closer_key: str
+    closer_escrow_key: str
+    escrow: bool
+    created: str
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    history: tuple[str, ...]  # every key in order: registration, then each rotation
+    added: str
+    removed: str | None = None  # when the organizer removed the team, if it did
+
+    @property
+    def key(self) -> str:
+        """The key registered now (after every rotation)."""
+        return self.history[-1]
+
+
+@dataclass(frozen=True)
+class Challenge:
+    team: str
+    round: int
+    folder: str
+    meta: dict[str, Any]      # [challenge]
+    model: dict[str, Any]     # [model] architecture config
+    seal: dict[str, Any]      # [seal]
+
+    @property
+    def kind(self) -> str:
+        return str(self.meta.get("kind", "labeler"))
+
+    @property
+    def domain(self) -> str:
+        return str(self.meta["domain"])
+
+
+@dataclass(frozen=True)
+class Submission:
+    team: str
+    target: str
+    round: int
+    path: str
+    seal: dict[str, Any]
+    submitted: str
+
+
+@dataclass(frozen=True)
+class Reveal:
+    owner: str
+    item: str                 # layout.SECRET_ITEM or the target team of a program
+    path: str                 # the revealed file
+    salt: str
+    by: str
+
+
+@dataclass
+class Round:
+    number: int
+    propose_by: datetime
+    submit_by: datetime
+    opened: str
+    challenges: dict[str, Challenge] = field(default_factory=dict)
+    submissions: dict[tuple[str, str], Submission] = field(default_factory=dict)
+    reveals: dict[tuple[str, str], Reveal] = field(default_factory=dict)
+    results: dict[str, Any] | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.results is not None
+
+    def phase(self, when: datetime) -> str:
+        if self.closed:
+            return "closed"
+        if when < self.propose_by:
+            return "proposing"
+        if when < self.submit_by:
+            return "solving"
+        return "revealing"
+
+
+@dataclass
+class State:
+    snapshot: Snapshot
+    info: Info
+    teams: dict[str, Team]
+    rounds: dict[int, Round]
+    rules: rulebook.Rulebook
+
+    @property
+    def current(self) -> Round | None:
+        return self.rounds[max(self.rounds)] if self.rounds else None
+
+    def round(self, number: int | None) -> Round:
+        if number is None:
+            if self.current is None:
+                raise EntryError("no round is open yet; the organizer runs `dixit round open`")
+            return self.current
+        if number not in self.rounds:
+            raise EntryError(f"round {number} does not exist (rounds: "
+                             f"{', '.join(map(str, sorted(self.rounds))) or 'none'})")
+        return self.rounds[number]
+
+    def team_key(self, team: str) -> str:
+        """The key a team signs with now; refuses unknown and removed teams."""
+        if team not in self.teams:
+            raise EntryError(f"unknown team '{team}' (registered: "
+                             f"{', '.join(sorted(self.teams)) or 'none'}); "
+                             "the organizer adds teams with `dixit team add NAME`")
+        t = self.teams[team]
+        if t.removed is not None:
+            raise EntryError(f"team '{team}' was removed from the tournament ({t.removed}); "
+                             "it can no longer act")
+        return t.key
+
+    def scored_round(self, number: int | None) -> Round:
+        """The round as a close scores it: without the entries of removed teams."""
+        return set_aside(self.round(number), self.removed)
+
+    @property
+    def removed(self) -> set[str]:
+        return {n for n, t in self.teams.items() if t.removed is not None}
+
+    def roster(self) -> list[str]:
+        """The teams that play a round closed now: registered and not removed."""
+        return sorted(n for n, t in self.teams.items() if t.removed is None)
+
+    def verify_team_entry(self, data: bytes, path: str, team: str) -> dict[str, Any]:
+        """Check a team-signed entry against the team's keys. A snapshot cannot tell when an
+        entry was written, so any key the team has held is accepted here; ``dixit verify``
+        checks each entry against the key registered when its commit landed."""
+        if team not in self.teams:
+            self.team_key(team)  # raises the unknown-team error
+        keys = self.teams[team].history
+        for key in reversed(keys[1:]):
+            try:
+                return entries.verify(data, path, key)
+            except EntryError:
+                continue
+        return entries.verify(data, path, keys[0])
+
+
+def set_aside(rnd: Round, removed: set[str]) -> Round:
+    """``rnd`` without the entries of removed teams: a round closed after a team's removal is
+    scored as if it had never played it (its challenge, and programs by or for it)."""
+    if not removed & ({*rnd.challenges} | {t for t, _ in rnd.submissions}):
+        return rnd
+    return Round(rnd.number, rnd.propose_by, rnd.submit_by, rnd.opened,
+                 {t: c for t, c in rnd.challenges.items() if t not in removed},
+                 {k: s for k, s in rnd.submissions.items()
+                  if k[0] not in removed and k[1] not in removed},
+                 {k: r for k, r in rnd.reveals.items()
+                  if k[0] not in removed and k[1] not in removed},
+                 rnd.results)
+
+
+def _read(snap: Snapshot, path: str) -> bytes:
+    data = snap.read(path)
+    if data is None:
+        raise EntryError(f"{path}: missing from the ledger")
+    return data
+
+
+def read_info(snap: Snapshot) -> Info:
+    path = "tournament.toml"
+    data = snap.read(path)
+    if data is None:
+        raise NotATournamentError("this repository has no committed tournament.toml")
+    payload, _ = entries.parse(data, path)
+    t = payload.get("tournament", {})
+    org = get(payload.get("organizer", {}), "key", str, path)
+    entries.verify(data, path, org)  # self-signed: binds the identity to its organizer
+    closer = payload.get("closer", {})
+    return Info(id=get(t, "id", str, path), name=get(t, "name", str, path), organizer_key=org,
+                closer_key=get(closer, "key", str, path),
+                closer_escrow_key=get(closer, "escrow_key", str, path),
+                escrow=bool(t.get("escrow", True)), created=str(t.get("created", "")))
+
+
+def load(snap: Snapshot) -> State:
+    """Read and verify the whole current state; raises EntryError naming the bad path."""
+    info = read_info(snap)
+    rules_bytes = snap.read("scoring/rules.toml")
+    rules = rulebook.parse_text(rules_bytes.decode("utf-8", "replace"), "scoring/rules.toml") \
+        if rules_bytes is not None else rulebook.Rulebook()
+    teams: dict[str, Team] = {}
+    for name in snap.children("teams"):
+        if not name.endswith(".toml"):
+            continue
+        path = f"teams/{name}"
+        payload = entries.verify(_read(snap, path), path, info.organizer_key)
+        t = payload.get("team", {})
+        team = entries.check_name(get(t, "name", str, path))
+        if f"{team}.toml" != name:
+            raise EntryError(f"{path}: registers '{team}' under another team's file name")
+        teams[team] = _key_history(snap, info, team, get(t, "key", str, path),
+                                   str(t.get("added", "")))
+    state = State(snapshot=snap, info=info, teams=teams, rounds={}, rules=rules)
+    for folder in snap.children("rounds"):
+        if not folder.isdigit():
+            continue
+        state.rounds[int(folder)] = _load_round(state, int(folder))
+    return state
+
+
+def _key_history(snap: Snapshot, info: Info, name: str, key: str, added: str) -> Team:
+    """A registered team with its rotations (each naming the key it replaces) and removal."""
+    keys = [key]
+    while (data := snap.read(path := layout.rotation_path(name, len(keys)))) is not None:
+        r = entries.verify(data, path, info.organizer_key).get("rotation", {})
+        if (get(r, "team", str, path), get(r, "number", int, path)) != (name, len(keys)):
+            raise EntryError(f"{path}: rotation names another team or number than its place")
+        if get(r, "previous", str, path) != keys[-1]:
+            raise EntryError(f"{path}: rotation does not replace the key registered before it")
+        keys.append(get(r, "key", str, path))
+    removed = None
+    if (data := snap.read(path := layout.removal_path(name))) is not None:
+        r = entries.verify(data, path, info.organizer_key).get("removal", {})
+        if get(r, "team", str, path) != name:
+            raise EntryError(f"{path}: removal names another team than its place")
+        removed = get(r, "at", str, path)
+    return Team(name, tuple(keys), added, removed)
+
+
+def _load_round(state: State, number: int) -> Round:
+    snap = state.snapshot
+    base = layout.round_dir(number)
+    path = f"{base}/round.toml"
+    payload = entries.verify(_read(snap, path), path, state.info.organizer_key)
+    r = payload.get("round", {})
+    if get(r, "number", int, path) != number:
+        raise EntryError(f"{path}: says round {r.get('number')} but sits in {base}")
+    rnd = Round(number=number, propose_by=clock.parse_iso(get(r, "propose_by", str, path)),
+                submit_by=clock.parse_iso(get(r, "submit_by", str, path)),
+                opened=str(r.get("opened", "")))
+    for team in snap.children(f"{base}/challenges"):
+        path = f"{base}/challenges/{team}/challenge.toml"
+        payload = state.verify_team_entry(_read(snap, path), path, team)
+        meta = payload.get("challenge", {})
+        if get(meta, "team", str, path) != team or get(meta, "round", int, path) != number:
+            raise EntryError(f"{path}: entry names another team or round than its place")
+        rnd.challenges[team] = Challenge(team=team, round=number,
+                                         folder=f"{base}/challenges/{team}", meta=meta,
+                                         model=payload.get("model", {}),
+                                         seal=payload.get("seal", {}))
+    for team in snap.children(f"{base}/submissions"):
+        for name in snap.children(f"{base}/submissions/{team}"):
+            if not name.endswith(".toml"):
+                continue
+            path = f"{base}/submissions/{team}/{name}"
+            payload = state.verify_team_entry(_read(snap, path), path, team)
+            sub = payload.get("submission", {})
+            target = name.removesuffix(".toml")
+            if (get(sub, "team", str, path), get(sub, "target", str, path),
+                    get(sub, "round", int, path)) != (team, target, number):
+                raise EntryError(f"{path}: entry names another team, target or round "
+                                 "than its place")
+            rnd.submissions[(team, target)] = Submission(
+                team=team, target=target, round=number, path=path,
+                seal=payload.get("seal", {}), submitted=str(sub.get("submitted", "")))
+    for owner in snap.children(f"{base}/reveals"):
+        for name in snap.children(f"{base}/reveals/{owner}"):
+            if not name.endswith(".toml"):
+                continue
+            path = f"{base}/reveals/{owner}/{name}"
+            payload, _sig = entries.parse(_read(snap, path), path)
+            rv = payload.get("reveal", {})
+            by = get(rv, "by", str, path)
+            if by == "closer":
+                entries.verify(_read(snap, path), path, state.info.closer_key)
+            else:
+                state.verify_team_entry(_read(snap, path), path, owner)
+            item = name.removesuffix(".toml")
+            rnd.reveals[(owner, item)] = Reveal(
+                owner=owner, item=item, path=f"{base}/reveals/{owner}/"
+                + get(rv, "file", str, path), salt=get(rv, "salt", str, path), by=by)
+    res_path = f"{base}/results.toml"
+    if snap.exists(res_path):
+        rnd.results = entries.verify(_read(snap, res_path), res_path, state.info.closer_key)
+    return rnd

@@ -1,0 +1,67 @@
+"""What programs are compared with: the published model's predictions, the held-out split,
+agreement, and the rulebook's replay limits. Shared by closing a round, verify and the views."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dixit import models
+from dixit.data.domains import Domain
+from dixit.ledger import state as st
+from dixit.models import training
+from dixit.replay.engine import Limits
+from dixit.rules.rulebook import Rulebook
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def replay_limits(book: Rulebook, allow_weak: bool = False) -> tuple[Limits, str]:
+    """The rulebook's replay limits, and the weakest isolation to accept."""
+    limits = Limits(cpu_seconds=book.replay.cpu_seconds, wall_seconds=book.replay.wall_seconds,
+                    memory_mb=book.replay.memory_mb, output_bytes=book.replay.output_bytes,
+                    batch_size=book.replay.batch_size)
+    return limits, "none" if allow_weak else book.replay.isolation
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    return round(float((a == b).mean()), 6) if len(a) else 0.0
+
+
+def model_predictions(state: st.State, ch: st.Challenge, domain: Domain) -> np.ndarray | None:
+    """The published model's class predictions over the whole domain (None if unloadable)."""
+    import torch
+
+    weights = state.snapshot.read(f"{ch.folder}/{ch.meta.get('model', 'model.safetensors')}")
+    if weights is None:
+        return None
+    with tempfile.NamedTemporaryFile(suffix=".safetensors") as fh:
+        fh.write(weights)
+        fh.flush()
+        try:
+            module = models.load_weights(ch.model, Path(fh.name), state.rules.max_model_bytes)
+        except Exception:
+            return None
+    # One thread: tiny models gain nothing from more, and the sandbox workers need the cores.
+    with training.torch_threads(1):
+        return torch.cat([models.predict(module, b) for b in domain.batches(8192)]).numpy()
+
+
+def heldout_index(ch: st.Challenge, domain: Domain) -> np.ndarray | None:
+    """Indices of the held-out part of the domain (the claim's own split), or None for all."""
+    frac = float(ch.meta.get("train_frac", 1.0))
+    if frac >= 1.0:
+        return None
+    _tr, ho = training.split(domain.size, frac, int(ch.meta.get("seed", 0)))
+    return ho.numpy()
+
+
+def held_out_agreement(ch: st.Challenge, domain: Domain, preds: np.ndarray,
+                       truth: np.ndarray) -> float:
+    """Agreement on the held-out part of the domain: how a model's claim is measured."""
+    idx = heldout_index(ch, domain)
+    if idx is not None:
+        return agreement(preds[idx], truth[idx])
+    return agreement(preds, truth)

@@ -1,0 +1,23 @@
+"""The rules of the game: pure functions over plain data, no torch, no git, no terminal.
+
+- ``points``: Dixit points for a round and standings over rounds;
+- ``rulebook``: the rulebook (thresholds, points, limits) as a validated record;
+- ``kinds``: what each challenge kind seals, reveals, replays and is judged by;
+- ``flags``: how a flag and a guess at it are normalized and compared.
+"""
+
+from dixit.rules.points import (
+    ChallengeOutcome,
+    ChallengeScore,
+    RoundScore,
+    Standing,
+    SubmissionOutcome,
+    proposer_points,
+    round_score,
+    score_round,
+    solved,
+    standings,
+)
+
+__all__ = ["ChallengeOutcome", "ChallengeScore", "RoundScore", "Standing", "SubmissionOutcome",
+           "proposer_points", "round_score", "score_round", "solved", "standings"]

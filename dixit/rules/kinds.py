@@ -1,0 +1,60 @@
+"""Challenge kinds: one definition each of what is sealed, replayed, and judged against what.
+
+- ``labeler`` (default): the secret is the labeling program the model was trained on; a
+  submission is a program, judged by its agreement with the labeler over the domain.
+- ``emulate``: the secret is the labeler too, but a submission is judged by its agreement with
+  the published model's own predictions: reproduce what the model does, mistakes included.
+- ``flag``: the secret is a short string (a planted fact or trigger); a submission is a string,
+  judged 1 or 0 by a constant-time comparison after normalization (``dixit.rules.flags``).
+
+The kind is in the challenge's signed metadata and in its seal's context, so it cannot change
+after proposing. Points follow the same Dixit rules for every kind. Every place that behaves
+differently by kind asks the ``Kind`` here instead of comparing strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from dixit.errors import ChallengeError
+
+Reference = Literal["labeler", "model", "flag"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    secret_file: str          # the file in a challenge folder that ``propose`` seals
+    suffix: str               # of a revealed secret and of a submission's file
+    replayed: bool            # submissions are programs run over the domain (else strings)
+    reference: Reference      # what a submission is judged against
+    secret_required: bool     # a secret that fails to reveal voids the challenge
+    submission: str           # what a team submits, in messages
+    summary: str              # one line for help texts and the site
+
+    @property
+    def model_can_solve(self) -> bool:
+        """Whether submitting the published model itself could solve the challenge: only
+        where the reference is the labeler (an emulate reference *is* the model's output)."""
+        return self.reference == "labeler"
+
+
+LABELER = Kind("labeler", "labeler.py", ".py", True, "labeler", True, "program",
+               "recover the labeling program the model was trained on")
+EMULATE = Kind("emulate", "labeler.py", ".py", True, "model", False, "program",
+               "reproduce the published model's own outputs, mistakes included")
+FLAG = Kind("flag", "flag.txt", ".txt", False, "flag", True, "flag guess",
+            "name the string planted in the model")
+
+KINDS: dict[str, Kind] = {k.name: k for k in (LABELER, EMULATE, FLAG)}
+DEFAULT = LABELER.name
+
+
+def get(name: str) -> Kind:
+    """The kind called ``name``; one line naming the known kinds otherwise."""
+    kind = KINDS.get(name)
+    if kind is None:
+        raise ChallengeError(f"unknown challenge kind {name!r}; choose one of "
+                             f"{', '.join(KINDS)}")
+    return kind

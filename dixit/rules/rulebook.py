@@ -1,0 +1,166 @@
+"""The rulebook: ``scoring/rules.toml`` parsed and validated into plain dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dixit.errors import RulesError
+from dixit.ledger import tomlio
+
+DEFAULT_RULES_TOML = """\
+# dixit rulebook: how challenges are judged and scored. Organizers may edit it before round 1;
+# every closed round records the rules it was scored with, so `dixit verify` re-scores exactly.
+
+[solve]
+# A submission solves a challenge when its labels agree with the sealed labeler on at least
+# this fraction of the evaluation domain (replayed over the whole domain, not a sample).
+threshold = 0.99
+
+[points]
+# Dixit rules. For a challenge in a round with m other teams, k of which solved it:
+#   k = 0 or k = m  -> the proposer scores 0 (too hard, or too easy);
+#   k = 1 (< m)     -> the proposer scores proposer_unique, strictly the most;
+#   1 < k < m       -> the proposer scores proposer_some (must be < proposer_unique).
+# Every solver scores `solver` per challenge solved.
+proposer_unique = 4
+proposer_some = 2
+solver = 3
+
+[claims]
+# The published model is replayed at score time; a claimed accuracy off from the measured one
+# by more than this is flagged in the results and the standings.
+accuracy_tolerance = 0.02
+
+[limits]
+# Largest model file and program (bytes) a team may publish.
+max_model_bytes = 67108864
+max_program_bytes = 262144
+
+[replay]
+# Limits for every replayed labeler and program, each in its own sandboxed process.
+cpu_seconds = 20.0
+wall_seconds = 30.0
+memory_mb = 2048
+output_bytes = 65536
+batch_size = 4096
+# Weakest isolation `dixit score` accepts: "full" (Landlock + seccomp + rlimits),
+# "partial" (some kernel mechanism missing) or "none". Override once with --allow-weak-isolation.
+isolation = "full"
+"""
+
+
+@dataclass(frozen=True)
+class Points:
+    proposer_unique: int = 4
+    proposer_some: int = 2
+    solver: int = 3
+
+
+@dataclass(frozen=True)
+class ReplayRules:
+    cpu_seconds: float = 20.0
+    wall_seconds: float = 30.0
+    memory_mb: int = 2048
+    output_bytes: int = 65536
+    batch_size: int = 4096
+    isolation: str = "full"
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    threshold: float = 0.99
+    points: Points = field(default_factory=Points)
+    accuracy_tolerance: float = 0.02
+    max_model_bytes: int = 67108864
+    max_program_bytes: int = 262144
+    replay: ReplayRules = field(default_factory=ReplayRules)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _get(table: dict[str, Any], section: str, key: str, kind: type, default: Any) -> Any:
+    sec = table.get(section, {})
+    if not isinstance(sec, dict):
+        raise RulesError(f"rules.toml: [{section}] must be a table")
+    value = sec.get(key, default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
+        raise RulesError(f"rules.toml: {section}.{key} must be a {kind.__name__}, "
+                         f"got {value!r}")
+    return value
+
+
+def from_dict(data: dict[str, Any]) -> Rulebook:
+    d = Rulebook()
+    pts = Points(
+        proposer_unique=_get(data, "points", "proposer_unique", int, d.points.proposer_unique),
+        proposer_some=_get(data, "points", "proposer_some", int, d.points.proposer_some),
+        solver=_get(data, "points", "solver", int, d.points.solver),
+    )
+    rp = ReplayRules(**{k: _get(data, "replay", k, type(v), v)
+                        for k, v in asdict(d.replay).items()})
+    book = Rulebook(
+        threshold=_get(data, "solve", "threshold", float, d.threshold),
+        points=pts,
+        accuracy_tolerance=_get(data, "claims", "accuracy_tolerance", float,
+                                d.accuracy_tolerance),
+        max_model_bytes=_get(data, "limits", "max_model_bytes", int, d.max_model_bytes),
+        max_program_bytes=_get(data, "limits", "max_program_bytes", int, d.max_program_bytes),
+        replay=rp,
+    )
+    validate(book)
+    return book
+
+
+def from_record(record: dict[str, Any]) -> Rulebook:
+    """The inverse of ``Rulebook.as_dict`` (the rules a closed round recorded), validated."""
+    return from_dict({
+        "solve": {"threshold": record.get("threshold")},
+        "points": record.get("points", {}),
+        "claims": {"accuracy_tolerance": record.get("accuracy_tolerance")},
+        "limits": {"max_model_bytes": record.get("max_model_bytes"),
+                   "max_program_bytes": record.get("max_program_bytes")},
+        "replay": record.get("replay", {}),
+    })
+
+
+def validate(book: Rulebook) -> None:
+    p = book.points
+    if not 0.0 < book.threshold <= 1.0:
+        raise RulesError("rules.toml: solve.threshold must be in (0, 1]")
+    if not 0 <= p.proposer_some < p.proposer_unique:
+        raise RulesError("rules.toml: need 0 <= points.proposer_some < points.proposer_unique "
+                         "(Dixit: the proposer scores most when exactly one team solves)")
+    if p.solver < 0:
+        raise RulesError("rules.toml: points.solver must be >= 0")
+    if not 0.0 <= book.accuracy_tolerance <= 1.0:
+        raise RulesError("rules.toml: claims.accuracy_tolerance must be in [0, 1]")
+    if book.max_model_bytes <= 0 or book.max_program_bytes <= 0:
+        raise RulesError("rules.toml: limits must be positive")
+    r = book.replay
+    if r.cpu_seconds <= 0 or r.wall_seconds <= 0 or r.memory_mb <= 0 or r.batch_size <= 0:
+        raise RulesError("rules.toml: replay limits must be positive")
+    if r.isolation not in ("full", "partial", "none"):
+        raise RulesError("rules.toml: replay.isolation must be \"full\", \"partial\" or \"none\"")
+
+
+def parse_text(text: str, source: str = "rules.toml") -> Rulebook:
+    try:
+        data = tomlio.loads(text)
+    except tomlio.TomlError as exc:
+        raise RulesError(f"{source} is not valid TOML: {exc}") from None
+    return from_dict(data)
+
+
+def load(path: Path) -> Rulebook:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RulesError(f"rulebook {path} is missing") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError(f"cannot read rulebook {path}: {exc}") from None
+    return parse_text(text, str(path))

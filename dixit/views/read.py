@@ -1,0 +1,64 @@
+"""Read-only views of a tournament as plain data: status, team list, standings.
+
+Everything here returns JSON-ready dicts; ``report`` renders them for people.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dixit import rules
+from dixit.ledger import clock
+from dixit.ledger import state as st
+
+
+def teams(state: st.State) -> dict[str, Any]:
+    return {"teams": [{"name": t.name, "key": t.key, "added": t.added,
+                       "rotations": len(t.history) - 1, "removed": t.removed}
+                      for t in sorted(state.teams.values(), key=lambda t: t.name)]}
+
+
+def round_status(rnd: st.Round, now: datetime) -> dict[str, Any]:
+    return {
+        "round": rnd.number,
+        "phase": rnd.phase(now),
+        "propose_by": clock.iso(rnd.propose_by),
+        "submit_by": clock.iso(rnd.submit_by),
+        "challenges": [{"team": t, "domain": c.domain, "kind": c.kind,
+                        "claimed_accuracy": c.meta.get("claimed_accuracy"),
+                        "submissions": sorted(s for (s, tg) in rnd.submissions if tg == t)}
+                       for t, c in sorted(rnd.challenges.items())],
+        "revealed": sorted(f"{o}/{i}" for (o, i) in rnd.reveals),
+        "closed": rnd.closed,
+    }
+
+
+def status(state: st.State, now: datetime | None = None) -> dict[str, Any]:
+    now = now or clock.now()
+    cur = state.current
+    return {"tournament": state.info.name, "id": state.info.id, "now": clock.iso(now),
+            "teams": sorted(state.teams), "escrow": state.info.escrow,
+            "round": round_status(cur, now) if cur else None,
+            "rounds": sorted(state.rounds)}
+
+
+def standings(state: st.State) -> dict[str, Any]:
+    closed = [r for _, r in sorted(state.rounds.items()) if r.results is not None]
+    table = rules.standings(rules.round_score(r.results) for r in closed if r.results is not None)
+    flagged: dict[str, int] = {}
+    for r in closed:
+        assert r.results is not None
+        for c in r.results.get("challenges", []):
+            if c.get("claim_flagged"):
+                flagged[c["proposer"]] = flagged.get(c["proposer"], 0) + 1
+    for t in state.teams:  # teams that have not played yet still appear, with 0
+        if t not in {s.team for s in table}:
+            table.append(rules.Standing(t, 0, 0, 0, 0))
+    table.sort(key=lambda s: (-s.points, -s.solves, -s.dixits, s.team))
+    return {"rounds": [r.number for r in closed],
+            "standings": [{"rank": i + 1, "team": s.team, "points": s.points,
+                           "solves": s.solves, "dixits": s.dixits,
+                           "flagged_claims": flagged.get(s.team, 0),
+                           "removed": s.team in state.removed}
+                          for i, s in enumerate(table)]}
