@@ -19,6 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/install-test-deps.sh
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n 2
 
 test-all: $(STAMP)
@@ -26,15 +27,19 @@ test-all: $(STAMP)
 	$(BIN)/pytest -q -n 2 -m ''
 
 # The optional interpretability front-ends (nnsight, TransformerLens) in their own venv, torch
-# held at the pinned CPU build; runs the tests that load our models into them.
+# held at the pinned CPU build; runs the tests that load our models into them, and the CLI
+# tests on the oldest typer pyproject.toml allows (its declared floor, tested for real).
 EXTRAS := .venv-extras
+TYPER_FLOOR := $(shell sed -n 's/.*"typer>=\([0-9.]*\)".*/\1/p' pyproject.toml)
 test-extras:
 	$(PYTHON) -m venv $(EXTRAS)
 	$(EXTRAS)/bin/pip install -q --disable-pip-version-check torch==2.13.0
-	echo torch==2.13.0 > $(EXTRAS)/constraints.txt
+	printf 'torch==2.13.0\ntyper==$(TYPER_FLOOR)\n' > $(EXTRAS)/constraints.txt
 	$(EXTRAS)/bin/pip install -q --disable-pip-version-check -c $(EXTRAS)/constraints.txt \
 		-e '.[dev,nnsight,lens]'
+	$(EXTRAS)/bin/python -c 'import typer; assert typer.__version__ == "$(TYPER_FLOOR)", typer.__version__'
 	$(EXTRAS)/bin/pytest -q tests/test_models.py -k 'hooked or nnsight' -rs
+	$(EXTRAS)/bin/pytest -q -n 2 tests/test_cli.py tests/test_bad_input.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -55,14 +55,6 @@ class RulesError(DixitError):
     """The rulebook (scoring/rules.toml) is invalid."""
 
 
-class VerifyError(DixitError):
-    """``dixit verify`` found problems; ``problems`` lists each one."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__(f"verify failed: {len(problems)} problem(s); first: {problems[0]}")
-
-
 class IsolationError(DixitError):
     """The kernel cannot give the sandbox the isolation the rulebook requires."""
 

@@ -26,10 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import toml
 
-from dixit import models
+from dixit import models, tomlio
 from dixit.data import domains
 from dixit.errors import ChallengeError
-from dixit.ledger import tomlio
 from dixit.ledger.fsutil import atomic_write
 from dixit.models import training
 from dixit.rules import kinds

@@ -56,8 +56,8 @@ def init(root: Path, name: str, *, escrow: bool = True, bare: Path | None = None
             "organizer": {"key": organizer.public},
             "closer": {"key": closer.public, "escrow_key": closer.escrow_public}}
     files: dict[str, bytes | None] = {
-        "tournament.toml": entries.signed(info, organizer.signing),
-        "scoring/rules.toml": DEFAULT_RULES_TOML.encode(),
+        layout.TOURNAMENT: entries.signed(info, organizer.signing),
+        layout.RULES: DEFAULT_RULES_TOML.encode(),
         "teams/README.md": b"One file per team, <name>.toml, signed by the organizer.\n",
         "rounds/README.md": b"One folder per round (001, 002, ...); see `dixit status`.\n",
         "scoring/data/README.md": b"Shared evaluation data (safetensors) for dataset: domains.\n",

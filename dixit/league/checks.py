@@ -89,10 +89,9 @@ def proposal(state: st.State, rnd: st.Round, team: str, now: datetime) -> None:
         raise EntryError(f"'{team}' already proposed a challenge in round {rnd.number}")
 
 
-def challenge_meta(meta: dict[str, Any], team: str, number: int) -> kinds.Kind:
-    """A challenge entry names its own team and round, and a known kind."""
-    if meta.get("team") != team or meta.get("round") != number:
-        raise EntryError("entry names another team or round than its place")
+def challenge_meta(meta: dict[str, Any]) -> kinds.Kind:
+    """A challenge names a known kind. (That every entry names its own place is checked where
+    entries are read, by ``state.load``, for the CLI, pull requests and verify alike.)"""
     return kinds.get(str(meta.get("kind", kinds.DEFAULT)))
 
 
@@ -122,11 +121,6 @@ def submitter(state: st.State, team: str, target: str) -> None:
         raise EntryError(f"'{team}' cannot submit to its own challenge")
 
 
-def submission_meta(sub: dict[str, Any], team: str, target: str, number: int) -> None:
-    if (sub.get("team"), sub.get("target"), sub.get("round")) != (team, target, number):
-        raise EntryError("entry names another team, target or round than its place")
-
-
 def team_reveal(rnd: st.Round, now: datetime) -> None:
     """Teams reveal after submit-by (so no one can copy a secret) and before the close."""
     if rnd.closed:
@@ -136,10 +130,11 @@ def team_reveal(rnd: st.Round, now: datetime) -> None:
                          f"({clock.iso(rnd.submit_by)}), so no one can copy a secret")
 
 
-def reveal_meta(rv: dict[str, Any], owner: str, item: str, number: int, by: str) -> None:
-    if rv.get("by") != by or (rv.get("owner"), rv.get("item"), rv.get("round")) != (
-            owner, item, number):
-        raise EntryError("entry names another owner, item or round than its place")
+def team_reveal_entry(rv: dict[str, Any]) -> None:
+    """A reveal a team writes is its own ("by" team); only the closer reveals from escrow."""
+    if rv.get("by") != "team":
+        raise EntryError("a team's reveal must say by = \"team\"; only the closer reveals "
+                         "from escrow")
 
 
 # -- what is sealed ---------------------------------------------------------------------------

@@ -232,7 +232,7 @@ def _challenge_entry(e: _Entry) -> None:
     checks.proposal(e.trusted, rnd, team, e.now)
     meta, sealed = payload.get("challenge", {}), payload.get("seal", {})
     if e.path == entry:
-        checks.challenge_meta(meta, team, n)
+        checks.challenge_meta(meta)
         model = f"{layout.challenge_dir(n, team)}/{meta.get('model', 'model.safetensors')}"
         if not e.snap.exists(model):
             raise EntryError(f"its model {model} is missing")
@@ -259,7 +259,6 @@ def _submission_entry(e: _Entry) -> None:
     payload = _signed(e.snap, entry, key)  # who signed comes first: a forgery is a forgery
     checks.submission(e.trusted, rnd, team, target, e.now)
     if e.path == entry:
-        checks.submission_meta(payload.get("submission", {}), team, target, n)
         if e.trusted.info.escrow and not e.snap.exists(layout.escrow_path(n, team, target)):
             raise EntryError("its .escrow is missing (this tournament escrows every secret to "
                              "the closer)")
@@ -281,7 +280,7 @@ def _reveal_entry(e: _Entry) -> None:
     payload = _signed(e.snap, entry, key)
     checks.team_reveal(rnd, e.now)
     rv = payload.get("reveal", {})
-    checks.reveal_meta(rv, team, item, n, "team")
+    checks.team_reveal_entry(rv)
     if e.path != entry:
         return
     if not checks.has_sealed(rnd, team, item):

@@ -6,7 +6,6 @@ stopping at the first; the CLI exits 1 when the list is not empty.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -92,7 +91,7 @@ class Timeline:
 def key_at(team: st.Team, timeline: Timeline, ordinal: int) -> tuple[str | None, str]:
     """The key registered for ``team`` when commit ``ordinal`` landed, or None and why not.
     A rotation or removal takes effect from the commit after its own."""
-    if not timeline.before(f"teams/{team.name}.toml", ordinal):
+    if not timeline.before(layout.registration_path(team.name), ordinal):
         return None, f"written before team '{team.name}' was registered"
     removal = timeline.at(layout.removal_path(team.name))
     if removal is not None and removal < ordinal:
@@ -135,7 +134,8 @@ def _at_close(state: st.State, timeline: Timeline, closed_at: int) -> st.State:
     and removals do not change what that round was scored with."""
     teams = {n: replace(t, removed=t.removed if timeline.before(layout.removal_path(n), closed_at)
                         else None)
-             for n, t in state.teams.items() if timeline.before(f"teams/{n}.toml", closed_at)}
+             for n, t in state.teams.items()
+             if timeline.before(layout.registration_path(n), closed_at)}
     return st.State(state.snapshot, state.info, teams, state.rounds, state.rules)
 
 
@@ -169,7 +169,7 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
         if escrow is not None and seal.sha256_hex(escrow) != sub.seal.get("escrow_sha256"):
             report.problems.append(f"{escrow_path}: does not match its seal")
         report.count("seals")
-    res_path = f"{layout.round_dir(rnd.number)}/results.toml"
+    res_path = layout.results_path(rnd.number)
     closed_at = timeline.at(res_path)
     if closed_at is not None:
         state = _at_close(state, timeline, closed_at)
@@ -230,11 +230,6 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
 
 
 
-_IMMUTABLE = re.compile(r"^(tournament\.toml|teams/[^/]+\.toml|teams/[^/]+/[^/]+\.toml|"
-                        r"rounds/\d+/(round\.toml|"
-                        r"results\.toml|challenges/.*|reveals/.*))$")
-_SUBMISSION = re.compile(r"^rounds/(\d+)/submissions/")
-_ROUND = re.compile(r"^rounds/(\d+)/")
 
 
 def _check_history(ledger: Ledger, report: Report) -> Timeline:
@@ -260,17 +255,17 @@ def _check_history(ledger: Ledger, report: Report) -> Timeline:
             else:
                 timeline.written[path] = len(timeline.commits) - 1
             where = f"{path} (commit {commit[:10]})"
-            rnd = _ROUND.match(path)
+            rnd = layout.ROUND_FILE.match(path)
             if rnd and rnd.group(1) in closed_at:
                 report.problems.append(f"{where}: written after round {rnd.group(1)} was "
                                        f"closed in commit {closed_at[rnd.group(1)][:10]}")
-            if status[0] in "MD" and _IMMUTABLE.match(path):
+            if status[0] in "MD" and layout.IMMUTABLE.match(path):
                 verb = "changed" if status[0] == "M" else "deleted"
                 report.problems.append(f"{where}: sealed file {verb} after it was committed")
-            elif status[0] == "D" and _SUBMISSION.match(path):
+            elif status[0] == "D" and layout.SUBMISSION_FILE.match(path):
                 report.problems.append(f"{where}: a sealed submission was deleted")
         for _status, path in changes:
-            m = re.match(r"^rounds/(\d+)/results\.toml$", path)
+            m = layout.RESULTS_FILE.match(path)
             if m:
                 closed_at.setdefault(m.group(1), commit)
     report.count("commits", commits)

@@ -6,7 +6,7 @@
   exactly each seal binds;
 - ``keystore``: private keys and the secrets a team keeps for its reveals;
 - ``state``: the ledger as plain records, every signature checked;
-- ``clock``, ``tomlio``, ``fsutil``: the trusted time, strict TOML, atomic writes.
+- ``clock``, ``fsutil``: the trusted time, atomic writes.
 
 Knows nothing of torch, replay or terminals.
 """

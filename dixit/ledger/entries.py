@@ -12,8 +12,9 @@ from typing import Any
 import toml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from dixit import tomlio
 from dixit.errors import EntryError
-from dixit.ledger import seal, tomlio
+from dixit.ledger import seal
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_ENTRY_BYTES = 1 << 20

@@ -19,8 +19,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from dixit import tomlio
 from dixit.errors import DixitError, KeyStoreError
-from dixit.ledger import seal, tomlio
+from dixit.ledger import seal
 from dixit.ledger.fsutil import atomic_write
 
 PREFIX = "dixit-key-v1"

@@ -92,11 +92,6 @@ def load_public_key(text: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
-def key_id(public_text: str) -> str:
-    """Short fingerprint of a public key for messages and file names."""
-    return sha256_hex(public_text.encode())[:16]
-
-
 def sign(key: Ed25519PrivateKey, payload: dict[str, Any]) -> dict[str, str]:
     """Signature block for ``payload`` (which must not itself contain a signature)."""
     return {"key": public_key_text(key), "sig": b64(key.sign(canonical(payload)))}

@@ -186,7 +186,7 @@ def _read(snap: Snapshot, path: str) -> bytes:
 
 
 def read_info(snap: Snapshot) -> Info:
-    path = "tournament.toml"
+    path = layout.TOURNAMENT
     data = snap.read(path)
     if data is None:
         raise NotATournamentError("this repository has no committed tournament.toml")
@@ -204,8 +204,8 @@ def read_info(snap: Snapshot) -> Info:
 def load(snap: Snapshot) -> State:
     """Read and verify the whole current state; raises EntryError naming the bad path."""
     info = read_info(snap)
-    rules_bytes = snap.read("scoring/rules.toml")
-    rules = rulebook.parse_text(rules_bytes.decode("utf-8", "replace"), "scoring/rules.toml") \
+    rules_bytes = snap.read(layout.RULES)
+    rules = rulebook.parse_text(rules_bytes.decode("utf-8", "replace"), layout.RULES) \
         if rules_bytes is not None else rulebook.Rulebook()
     teams: dict[str, Team] = {}
     for name in snap.children("teams"):
@@ -292,12 +292,22 @@ def _load_round(state: State, number: int) -> Round:
             by = get(rv, "by", str, path)
             if by == "closer":
                 entries.verify(_read(snap, path), path, state.info.closer_key)
-            else:
+            elif by == "team":
                 state.verify_team_entry(_read(snap, path), path, owner)
+            else:
+                raise EntryError(f"{path}: a reveal is by \"team\" or \"closer\", not {by!r}")
             item = name.removesuffix(".toml")
+            if (get(rv, "owner", str, path), get(rv, "item", str, path),
+                    get(rv, "round", int, path)) != (owner, item, number):
+                raise EntryError(f"{path}: entry names another owner, item or round than its "
+                                 "place")
+            file = get(rv, "file", str, path)
+            if file not in (f"{item}.py", f"{item}.txt"):
+                raise EntryError(f"{path}: the revealed file must be {item}.py or {item}.txt, "
+                                 f"not {file!r}")
             rnd.reveals[(owner, item)] = Reveal(
-                owner=owner, item=item, path=f"{base}/reveals/{owner}/"
-                + get(rv, "file", str, path), salt=get(rv, "salt", str, path), by=by)
+                owner=owner, item=item, path=f"{layout.reveal_dir(number, owner)}/{file}",
+                salt=get(rv, "salt", str, path), by=by)
     res_path = f"{base}/results.toml"
     if snap.exists(res_path):
         rnd.results = entries.verify(_read(snap, res_path), res_path, state.info.closer_key)

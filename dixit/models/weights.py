@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dixit import tomlio
 from dixit.errors import ChallengeError
-from dixit.ledger import tomlio
 from dixit.models.config import build
 
 if TYPE_CHECKING:

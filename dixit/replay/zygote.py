@@ -1,9 +1,10 @@
 """The warm worker behind ``dixit.replay``: imports torch once, then forks one sandboxed child
 per program.
 
-Started by the engine as ``python -m dixit._zygote`` with a minimal environment. It speaks a
-length-prefixed protocol on stdin/stdout (see ``write_frame``); nothing program-controlled is
-ever unpickled or eval'ed, only JSON headers and raw label bytes cross process boundaries.
+Started by the engine as ``python -m dixit.replay.zygote`` with a minimal environment. It speaks
+a length-prefixed protocol on stdin/stdout (``encode_frame``, ``decode_frame``); nothing
+program-controlled is ever unpickled or eval'ed, only JSON headers and raw label bytes cross
+process boundaries.
 
 The zygote only ever sees a program's *path*: the child reads the file itself, after the fork,
 so no program's source is ever in the zygote's memory (and hence in a later sibling's).

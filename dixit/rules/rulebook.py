@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
+from dixit import tomlio
 from dixit.errors import RulesError
-from dixit.ledger import tomlio
 
 DEFAULT_RULES_TOML = """\
 # dixit rulebook: how challenges are judged and scored. Organizers may edit it before round 1;
@@ -155,12 +154,3 @@ def parse_text(text: str, source: str = "rules.toml") -> Rulebook:
         raise RulesError(f"{source} is not valid TOML: {exc}") from None
     return from_dict(data)
 
-
-def load(path: Path) -> Rulebook:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RulesError(f"rulebook {path} is missing") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RulesError(f"cannot read rulebook {path}: {exc}") from None
-    return parse_text(text, str(path))
