@@ -177,8 +177,9 @@ def team_remove(ledger: Ledger, name: str, reason: str = "") -> st.Team:
 
 
 def _check_reason(reason: str) -> None:
-    if len(reason) > 500 or any(ord(c) < 32 for c in reason):
-        raise UsageError("--reason must be at most 500 printable characters on one line")
+    if len(reason) > 500 or reason != entries.safe_text(reason, 500):
+        raise UsageError("--reason must be at most 500 printable characters on one line, "
+                         "without backslashes")
 
 
 def team_keygen(ledger: Ledger, name: str, pending: bool) -> tuple[str, Path]:

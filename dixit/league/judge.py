@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dixit.league.plan import Plan, source_key
+from dixit.league.plan import ChallengePlan, Plan, source_key
 from dixit.league.secrets import Opened
 from dixit.ledger import entries
 from dixit.ledger import state as st
@@ -44,53 +44,67 @@ class ChallengeFacts:
         """From ``as_dict``'s shape (checked by the caller, e.g. ``shards``)."""
         return cls(data["void"], data["model_accuracy"],
                    {o: SubmissionFacts(s["agreement"], s["error"])
-                    for o, s in data["submissions"].items()})
+                    for o, s in data["submissions"].items()}).safe()
+
+    def safe(self) -> ChallengeFacts:
+        """Every text in the facts made safe to sign: errors and void reasons quote programs,
+        file names and exceptions, all of which a hostile team controls."""
+        def text(v: str | None) -> str | None:
+            return None if v is None else entries.safe_text(v)
+
+        return ChallengeFacts(text(self.void), self.model_accuracy,
+                              {o: SubmissionFacts(s.agreement, text(s.error))
+                               for o, s in self.submissions.items()})
 
 
 def judge(state: st.State, plan: Plan, opened: Opened,
           outcomes: dict[str, Outcome]) -> dict[str, ChallengeFacts]:
     """The facts of every planned challenge from the replay's outcomes."""
-    out: dict[str, ChallengeFacts] = {}
-    for target, cp in plan.challenges.items():
-        f = out[target] = ChallengeFacts(cp.void)
-        if cp.kind.reference == "flag":
-            _judge_flags(target, cp.solvers, opened, f)
-            continue
-        truth = outcomes.get(source_key(target, target, SECRET_ITEM))
-        labels = truth.labels if truth is not None and truth.error is None else None
-        reference_labels = labels
-        if f.void is None and cp.kind.reference == "model":
-            assert cp.domain is not None
+    out = {t: _judge_one(state, cp, opened, outcomes) for t, cp in plan.challenges.items()}
+    return {t: f.safe() for t, f in out.items()}
+
+
+def _judge_one(state: st.State, cp: ChallengePlan, opened: Opened,
+               outcomes: dict[str, Outcome]) -> ChallengeFacts:
+    target, f = cp.target, ChallengeFacts(cp.void)
+    if cp.kind.reference == "flag":
+        _judge_flags(target, cp.solvers, opened, f)
+        return f
+    truth = outcomes.get(source_key(target, target, SECRET_ITEM))
+    labels = truth.labels if truth is not None and truth.error is None else None
+    reference_labels = labels
+    if f.void is None and cp.kind.reference == "model":
+        assert cp.domain is not None
+        preds = reference.model_predictions(state, cp.challenge, cp.domain)
+        if preds is None:
+            f.void = "the published model could not be loaded and run"
+        reference_labels = preds
+        if preds is not None and labels is not None:
+            f.model_accuracy = reference.held_out_agreement(cp.challenge, cp.domain, preds,
+                                                            labels)
+    elif f.void is None:
+        assert cp.domain is not None
+        if labels is None:
+            f.void = f"labeler failed: {truth.error if truth else 'not replayed'}"
+        else:
             preds = reference.model_predictions(state, cp.challenge, cp.domain)
-            if preds is None:
-                f.void = "the published model could not be loaded and run"
-            reference_labels = preds
-            if preds is not None and labels is not None:
-                f.model_accuracy = reference.held_out_agreement(cp.challenge, cp.domain, preds,
-                                                                labels)
-        elif f.void is None:
-            assert cp.domain is not None
-            if labels is None:
-                f.void = f"labeler failed: {truth.error if truth else 'not replayed'}"
-            else:
-                preds = reference.model_predictions(state, cp.challenge, cp.domain)
-                f.model_accuracy = None if preds is None else reference.held_out_agreement(
-                    cp.challenge, cp.domain, preds, labels)
-        for owner in cp.solvers:
-            o = outcomes.get(source_key(target, owner, target))
-            err = opened.missing.get((owner, target))
-            agreement: float | None = None
-            if f.void is not None:
-                err = err or "challenge void"
-            elif o is None:
-                err = err or "not replayed"
-            elif o.error is not None:
-                err = o.error
-            else:
-                assert reference_labels is not None and o.labels is not None
-                agreement = reference.agreement(o.labels, reference_labels)
-            f.submissions[owner] = SubmissionFacts(agreement, err)
-    return out
+            f.model_accuracy = None if preds is None else reference.held_out_agreement(
+                cp.challenge, cp.domain, preds, labels)
+    for owner in cp.solvers:
+        o = outcomes.get(source_key(target, owner, target))
+        err = opened.missing.get((owner, target))
+        agreement: float | None = None
+        if f.void is not None:
+            err = err or "challenge void"
+        elif o is None:
+            err = err or "not replayed"
+        elif o.error is not None:
+            err = o.error
+        else:
+            assert reference_labels is not None and o.labels is not None
+            agreement = reference.agreement(o.labels, reference_labels)
+        f.submissions[owner] = SubmissionFacts(agreement, err)
+    return f
 
 
 def _judge_flags(target: str, solvers: tuple[str, ...], opened: Opened,

@@ -41,6 +41,40 @@ def render(payload: dict[str, Any]) -> bytes:
     return toml.dumps(_sorted(payload)).encode("utf-8")
 
 
+MAX_TEXT_CHARS = 300
+
+
+def safe_text(text: object, limit: int = MAX_TEXT_CHARS) -> str:
+    """Untrusted text (a program's error, a reason) made safe to sign: one line of printable
+    characters, backslashes replaced (the TOML writer turns some backslash sequences into other
+    characters, so a signed entry would not re-parse to what was signed), at most ``limit``."""
+    s = str(text).replace("\\", "/")
+    s = " ".join("".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else " "
+                         for c in s).split())
+    return s if len(s) <= limit else s[:limit - 3] + "..."
+
+
+def _first_change(a: Any, b: Any, where: str = "") -> str | None:
+    """The first field where ``b`` (what ``a`` reads back as) differs from ``a``, or None."""
+    if isinstance(a, tuple):
+        a = list(a)
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            if k not in b and a.get(k) in (None, {}):
+                continue  # TOML has no null, and the writer drops empty tables: documented
+            found = _first_change(a.get(k), b.get(k), f"{where}.{k}" if where else str(k))
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = _first_change(x, y, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    return None if a == b else where or "(root)"
+
+
 def normalize(payload: dict[str, Any]) -> dict[str, Any]:
     """``payload`` as it reads back from its TOML (TOML has no null: None values drop out)."""
     return toml.loads(render(payload).decode("utf-8"))
@@ -50,8 +84,15 @@ def signed(payload: dict[str, Any], key: Ed25519PrivateKey) -> bytes:
     """Canonical bytes of ``payload`` with its signature attached."""
     if "signature" in payload:
         raise EntryError("payload already carries a signature")
-    payload = normalize(payload)
-    return render({**payload, "signature": seal.sign(key, payload)})
+    # Never sign what does not read back as itself: escape untrusted text first (safe_text).
+    normalized = normalize(payload)
+    changed = _first_change(payload, normalized)
+    if changed is not None:
+        raise EntryError(f"refusing to sign: {changed} does not survive a TOML round trip "
+                         "(untrusted text must pass through safe_text first)")
+    data = render({**normalized, "signature": seal.sign(key, normalized)})
+    parse(data, "the entry being signed")  # its canonical form, re-parsed
+    return data
 
 
 def parse(data: bytes, path: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -240,6 +240,10 @@ def _verdict(h: dict[str, Any], size: int,
         header, payload, _ = got
     except ValueError:
         return "sent a malformed result (garbage on the result channel)", None
+    # The child's frame is program-controlled: trust nothing beyond its declared shape.
+    if set(header) - {"error", "n"} or not isinstance(header.get("error", ""), str | None) \
+            or header.get("n", size) != size:
+        return "sent a malformed result (unexpected result header)", None
     if header.get("error") is not None:
         return one_line(str(header["error"])) or "failed without a message", None
     if code != 0:
