@@ -85,11 +85,15 @@ def signed(payload: dict[str, Any], key: Ed25519PrivateKey) -> bytes:
     if "signature" in payload:
         raise EntryError("payload already carries a signature")
     # Never sign what does not read back as itself: escape untrusted text first (safe_text).
-    normalized = normalize(payload)
-    changed = _first_change(payload, normalized)
+    try:
+        normalized = tomlio.loads(render(payload).decode("utf-8"))
+    except tomlio.TomlError:
+        normalized = None
+    changed = "the entry" if normalized is None else _first_change(payload, normalized)
     if changed is not None:
         raise EntryError(f"refusing to sign: {changed} does not survive a TOML round trip "
                          "(untrusted text must pass through safe_text first)")
+    assert normalized is not None
     data = render({**normalized, "signature": seal.sign(key, normalized)})
     parse(data, "the entry being signed")  # its canonical form, re-parsed
     return data
