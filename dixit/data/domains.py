@@ -23,11 +23,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dixit.errors import ChallengeError
+from dixit.ledger.fsutil import read_regular
 
 if TYPE_CHECKING:
     import torch
 
 MAX_ENUMERATED = 50_000_000  # refuse domains whose full enumeration is absurd
+# What the engine may hold of a domain outside the sandbox: every domain (grid, token sample,
+# dataset) is checked against these when parsed, at propose, score, verify and inspect alike.
+MAX_ELEMENTS = 100_000_000   # numbers (grid points x coordinates, tokens)
+MAX_LENGTH = 4096            # tokens a sequence (the transformer's largest context)
+MAX_DATASET_BYTES = 512 << 20
+DATASET_FOLDER = Path("scoring/data")
 _GRID = re.compile(r"^grid:(\d+(?:x\d+)+)$")
 _TOKENS = re.compile(r"^tokens:(\d+)x(\d+)(?::(\d+))?$")
 _DATASET = re.compile(r"^dataset:([A-Za-z0-9_./-]+\.safetensors)$")
@@ -44,6 +51,7 @@ class Domain:
     seed: int = 0
     path: Path | None = None
     _data_hash: str = field(default="", compare=False)
+    _root: Path | None = field(default=None, compare=False)
 
     @property
     def size(self) -> int:
@@ -119,11 +127,11 @@ class Domain:
 
     def _dataset(self) -> torch.Tensor:
         from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        from safetensors.torch import load
 
         assert self.path is not None
         try:
-            tensors = load_file(str(self.path))
+            tensors = load(self._read())
         except (OSError, SafetensorError) as exc:
             raise ChallengeError(f"cannot read dataset {self.path}: {exc}") from None
         if "inputs" not in tensors:
@@ -131,16 +139,13 @@ class Domain:
         return tensors["inputs"]
 
     def _dataset_shape(self) -> tuple[int, ...]:
-        from safetensors import safe_open
+        return tuple(self._dataset().shape)
 
+    def _read(self) -> bytes:
+        """The dataset's bytes, never through a link (``fsutil.read_regular``)."""
         assert self.path is not None
-        try:
-            with safe_open(str(self.path), framework="pt") as f:
-                if "inputs" not in f.keys():
-                    raise ChallengeError(f"dataset {self.path} has no tensor named 'inputs'")
-                return tuple(f.get_slice("inputs").get_shape())
-        except OSError as exc:
-            raise ChallengeError(f"cannot read dataset {self.path}: {exc}") from None
+        root = self._root if self._root is not None else self.path.parent
+        return read_regular(root, self.path.relative_to(root), MAX_DATASET_BYTES)
 
 
 def parse(spec: str, *, root: Path | None = None, seed: int = 0) -> Domain:
@@ -148,7 +153,7 @@ def parse(spec: str, *, root: Path | None = None, seed: int = 0) -> Domain:
     spec = spec.strip()
     if m := _GRID.match(spec):
         dims = tuple(int(d) for d in m.group(1).split("x"))
-        if any(d < 1 for d in dims) or math.prod(dims) > MAX_ENUMERATED:
+        if any(d < 1 for d in dims) or math.prod(dims) * len(dims) > MAX_ELEMENTS:
             raise ChallengeError(f"grid domain {spec!r}: every side must be >= 1 and the "
                                  f"grid at most {MAX_ENUMERATED:,} points")
         return Domain(spec=spec, kind="grid", dims=dims)
@@ -157,21 +162,35 @@ def parse(spec: str, *, root: Path | None = None, seed: int = 0) -> Domain:
         sample = int(m.group(3)) if m.group(3) else None
         if vocab < 1 or length < 1:
             raise ChallengeError(f"tokens domain {spec!r}: vocabulary and length must be >= 1")
+        if length > MAX_LENGTH or vocab > MAX_ELEMENTS:  # before any power of them is taken
+            raise ChallengeError(f"tokens domain {spec!r}: at most {MAX_LENGTH:,} tokens a "
+                                 f"sequence and a vocabulary of {MAX_ELEMENTS:,}")
         if sample is None and vocab**length > MAX_ENUMERATED:
             raise ChallengeError(
                 f"tokens domain {spec!r} has {vocab}^{length} sequences; "
                 f"add a sample size, e.g. tokens:{vocab}x{length}:100000")
         if sample is not None and not 1 <= sample <= MAX_ENUMERATED:
             raise ChallengeError(f"tokens domain {spec!r}: sample size out of range")
+        if (sample or vocab**length) * length > MAX_ELEMENTS:
+            raise ChallengeError(f"tokens domain {spec!r}: at most {MAX_ELEMENTS:,} tokens in "
+                                 "all (sample size x length)")
         return Domain(spec=spec, kind="tokens", dims=(vocab, length), sample=sample, seed=seed)
     if m := _DATASET.match(spec):
         rel = Path(m.group(1))
         if rel.is_absolute() or ".." in rel.parts:
             raise ChallengeError(f"dataset path in {spec!r} must be relative, without '..'")
-        path = (root or Path.cwd()) / rel
-        if not path.is_file():
-            raise ChallengeError(f"dataset {rel} not found under {root or Path.cwd()}")
-        data_hash = hashlib.sha256(path.read_bytes()).hexdigest()
-        return Domain(spec=spec, kind="dataset", path=path, _data_hash=data_hash)
+        if rel.parts[:2] != DATASET_FOLDER.parts:
+            raise ChallengeError(f"dataset {rel} must be under {DATASET_FOLDER}/, where the "
+                                 "organizer commits shared evaluation data")
+        base = root or Path.cwd()
+        try:
+            data = read_regular(base, rel, MAX_DATASET_BYTES)
+        except FileNotFoundError:
+            raise ChallengeError(f"dataset {rel} not found under {base}") from None
+        except OSError as exc:
+            raise ChallengeError(f"dataset {rel}: {exc.strerror or exc}") from None
+        data_hash = hashlib.sha256(data).hexdigest()
+        return Domain(spec=spec, kind="dataset", path=base / rel, _data_hash=data_hash,
+                      _root=base)
     raise ChallengeError(
         f"unknown domain {spec!r}; use grid:PxQ, tokens:VOCABxLEN[:N] or dataset:PATH.safetensors")

@@ -106,8 +106,15 @@ def validate(root: Path, base: str, now: datetime | None = None) -> Report:
             elif status == "D" and old.exists(path):
                 report.problem(f"{path}: deletes a sealed ledger file (commit {commit[:10]})")
 
+    irregular = {path for _s, path in changes if path in new.irregular}
+    for path in sorted(irregular):
+        report.problem(f"{path}: {st.describe_mode(new.irregular[path])}, not a regular file; "
+                       "a pull request may only add plain files (no links, submodules or "
+                       "executables)")
     places: dict[str, Place] = {}
     for status, path in changes:
+        if path in irregular:
+            continue
         place = classify(path)
         if place is None:
             report.problem(f"{path}: not a ledger entry path; a pull request may only add "

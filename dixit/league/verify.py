@@ -259,11 +259,13 @@ def _check_history(ledger: Ledger, report: Report) -> Timeline:
             if rnd and rnd.group(1) in closed_at:
                 report.problems.append(f"{where}: written after round {rnd.group(1)} was "
                                        f"closed in commit {closed_at[rnd.group(1)][:10]}")
-            if status[0] in "MD" and layout.IMMUTABLE.match(path):
-                verb = "changed" if status[0] == "M" else "deleted"
+            if status[0] in "MDT" and layout.IMMUTABLE.match(path):
+                verb = {"M": "changed", "D": "deleted", "T": "turned into another file type"}[
+                    status[0]]
                 report.problems.append(f"{where}: sealed file {verb} after it was committed")
-            elif status[0] == "D" and layout.SUBMISSION_FILE.match(path):
-                report.problems.append(f"{where}: a sealed submission was deleted")
+            elif status[0] in "DT" and layout.SUBMISSION_FILE.match(path):
+                verb = "deleted" if status[0] == "D" else "turned into another file type"
+                report.problems.append(f"{where}: a sealed submission was {verb}")
         for _status, path in changes:
             m = layout.RESULTS_FILE.match(path)
             if m:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 TOURNAMENT = "tournament.toml"
 RULES = "scoring/rules.toml"
 ORGANIZER, CLOSER = "organizer", "closer"
+LEDGER_FOLDERS = ("teams/", "rounds/", "scoring/")  # with TOURNAMENT: what the ledger is
 
 # The reveal item of a challenge's own secret (whatever its kind). A submission's item is the
 # target team's name. Its name on disk stays "labeler" (ledger format 1), which no team can

@@ -185,6 +185,11 @@ def _read(snap: Snapshot, path: str) -> bytes:
     return data
 
 
+def describe_mode(mode: str) -> str:
+    return {"120000": "a symbolic link", "160000": "a gitlink (submodule)",
+            "100755": "an executable file", "040000": "a folder"}.get(mode, f"git mode {mode}")
+
+
 def read_info(snap: Snapshot) -> Info:
     path = layout.TOURNAMENT
     data = snap.read(path)
@@ -203,6 +208,13 @@ def read_info(snap: Snapshot) -> Info:
 
 def load(snap: Snapshot) -> State:
     """Read and verify the whole current state; raises EntryError naming the bad path."""
+    # Only the ledger's own folders: the engine's repository (scripts, .ci) may hold others.
+    irregular = sorted(p for p in snap.irregular
+                       if p == layout.TOURNAMENT or p.startswith(layout.LEDGER_FOLDERS))
+    if irregular:
+        path = irregular[0]
+        raise EntryError(f"{path}: {describe_mode(snap.irregular[path])}, not a regular file; "
+                         "a ledger holds only plain files")
     info = read_info(snap)
     rules_bytes = snap.read(layout.RULES)
     rules = rulebook.parse_text(rules_bytes.decode("utf-8", "replace"), layout.RULES) \

@@ -31,6 +31,7 @@ import git
 from dixit.errors import LedgerError, NotATournamentError, RetryableError
 
 BRANCH = "main"
+REGULAR = "100644"  # the only git mode a ledger file may have: a plain, non-executable file
 REMOTE = "origin"
 LOCK_TIMEOUT = 60.0
 PUSH_ATTEMPTS = 12
@@ -85,15 +86,20 @@ class Snapshot:
         self._groups: dict[tuple[str, str], list[str]] | None = None  # batch -> blob ids
         self._sorted: list[str] | None = None
         self._folders: dict[str, list[str]] | None = None
+        self.irregular: dict[str, str] = {}  # path -> git mode of every non-regular entry
         if commit:
             out = repo.git.ls_tree("-r", "-z", "--full-tree", commit)
             for rec in out.split("\0"):
                 if not rec:
                     continue
                 meta, path = rec.split("\t", 1)
-                _mode, kind, sha = meta.split()
-                if kind == "blob":
+                mode, kind, sha = meta.split()
+                if kind == "blob" and mode == REGULAR:
                     self._blobs[path] = sha
+                else:
+                    # A link, gitlink or executable is never read (nothing follows a link from
+                    # the ledger); state, validate and verify refuse it by name.
+                    self.irregular[path] = mode
 
     def paths(self, prefix: str = "") -> list[str]:
         if self._sorted is None:

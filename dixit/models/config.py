@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 ARCHS = ("mlp", "transformer", "cnn")
 MAX_PARAMETERS = 200_000_000  # checked from the config before anything is allocated
+MAX_LAYERS = 16               # per list of layers: building 100,000 tiny ones takes minutes
 
 # The keys each architecture's config may hold (a typo in `--set` is refused, not ignored).
 KEYS: dict[str, frozenset[str]] = {
@@ -130,7 +131,8 @@ def integer(cfg: dict[str, Any], key: str, lo: int, hi: int) -> int:
     return value
 
 
-def integers(cfg: dict[str, Any], key: str, lo: int, hi: int, max_len: int = 16) -> list[int]:
+def integers(cfg: dict[str, Any], key: str, lo: int, hi: int,
+             max_len: int = MAX_LAYERS) -> list[int]:
     values = cfg[key]
     if not isinstance(values, list) or len(values) > max_len:
         raise ValueError(f"{key} must be a list of at most {max_len} integers")

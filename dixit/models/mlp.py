@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dixit.models.config import check_size
+from dixit.models.config import MAX_LAYERS, check_size
 
 
 class MLP(nn.Module):
@@ -38,7 +38,11 @@ class MLP(nn.Module):
 
 def from_config(cfg: dict[str, Any]) -> MLP:
     in_features = int(cfg["in_features"])
-    hidden = [int(h) for h in cfg["hidden"]]
+    hidden = cfg["hidden"]
+    # layers bound the work of building a model, not only its parameters
+    if not isinstance(hidden, list) or len(hidden) > MAX_LAYERS:
+        raise ValueError(f"hidden must be a list of at most {MAX_LAYERS} layer widths")
+    hidden = [int(h) for h in hidden]
     classes = int(cfg["classes"])
     ranges = [int(r) for r in cfg.get("input_ranges", [])]
     if in_features < 1 or classes < 2 or any(h < 1 or h > 65536 for h in hidden):

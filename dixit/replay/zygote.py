@@ -72,8 +72,10 @@ def write_all(fd: int, data: bytes) -> None:
 
 
 def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
-    """Squash to one printable line of at most ``limit`` characters."""
-    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    """Squash to one printable line of at most ``limit`` characters, backslashes replaced (as
+    ``entries.safe_text`` does before signing: error texts end up in signed results)."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in text.replace("\\", "/"))
+                    .split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 

@@ -53,12 +53,14 @@ from dixit.errors import ChallengeError, DixitError, EntryError, SealError, Usag
 from dixit.league import checks
 from dixit.ledger import clock, entries, layout, seal
 from dixit.ledger import state as st
+from dixit.ledger.fsutil import read_regular
 from dixit.ledger.store import Ledger, find_root
 
 if TYPE_CHECKING:
     from torch import nn
 
 Warn = Callable[[str], None]
+MAX_MODEL_READ = 1 << 30  # above any rulebook's limits.max_model_bytes
 _LEDGER_FOLDER = re.compile(r"^rounds/(\d+)/challenges/([a-z0-9][a-z0-9_-]*)$")
 
 
@@ -113,9 +115,8 @@ class Target:
             if limit is not None and snap.repo.odb.info(bytes.fromhex(sha)).size > limit:
                 return None
             return snap.read(f"{self.entry.folder}/{self.model_name}")
-        path = self.folder / self.model_name
-        try:
-            return path.read_bytes() if path.is_file() else None
+        try:  # a proposer's folder or a checkout: never through a link, never a FIFO
+            return read_regular(self.folder, self.model_name, limit or MAX_MODEL_READ)
         except OSError:
             return None
 
@@ -326,7 +327,7 @@ def _seal_status(t: Target, model: bytes | None, model_file: Path, domain_id: st
         status["model"] = check(seal.sha256_hex(model) == want, "model",
                                 "the committed model does not match the sealed model_sha256")
     try:
-        on_disk = model_file.read_bytes() if model_file.is_file() else None
+        on_disk = read_regular(model_file.parent, model_file.name, MAX_MODEL_READ)
     except OSError:
         on_disk = None
     if on_disk is None:
