@@ -652,3 +652,31 @@ def test_shard_plan_partitions_by_challenge_deterministically_and_balanced() -> 
     assert sorted(t for s in shards.plan(rnd, 3) for t in s) == ["a", "b", "c", "d", "e"]
     assert shards.plan(rnd, 7)[5:] == [[], []]  # more shards than challenges: empty shards
     assert [shards.parse_spec(s) for s in ("1/1", "3/4")] == [(1, 1), (3, 4)]
+
+
+@pytest.mark.parametrize(("mode", "what"), [
+    ("160000", "a gitlink (submodule)"),   # erases carol's submission from every reader
+    ("120000", "a symbolic link"),         # a model read through a link to /proc/kmsg hangs
+    ("100755", "an executable file"),
+])
+def test_pull_request_with_a_non_regular_entry_is_refused(
+        world: World, tmp_path: Path, dixit: Runner, mode: str, what: str) -> None:
+    fork = _fork(tmp_path, world.league.bare, "fork")
+    path = ("rounds/001/submissions/carol/alice.toml" if mode == "160000"
+            else "rounds/001/challenges/alice/model.safetensors")
+    if mode == "160000":
+        target = git(fork, "rev-parse", "HEAD").strip()
+    else:
+        src = b"/proc/kmsg" if mode == "120000" else (fork / path).read_bytes()
+        target = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=fork, input=src,
+                                capture_output=True, check=True).stdout.decode().strip()
+    git(fork, "update-index", "--cacheinfo", f"{mode},{target},{path}")
+    git(fork, "commit", "-qm", f"turn {path} into {what}")
+    git(fork, "push", "-q", str(world.league.bare), f"main:refs/heads/pr-mode-{mode}")
+    proc, rep = _validate(world, tmp_path, f"pr-mode-{mode}")
+    assert proc.returncode == 1
+    assert f"{path}: {what}, not a regular file" in "\n".join(rep["problems"])
+    # Merged anyway (a careless admin): verify and every reader refuse it by name.
+    res = dixit("-C", fork, "verify", "--no-replay", "--json")
+    assert res.code == 1
+    assert any(f"{path}: {what}, not a regular file" in p for p in res.json()["problems"])
