@@ -227,11 +227,16 @@ def _results_entry(e: _Entry) -> None:
                      "requests")
 
 
-def _challenge_entry(e: _Entry) -> None:
+def _team_round_entry(e: _Entry) -> tuple[int, str, str, st.Round]:
+    """Round, team, the team's key and the open round of a team's entry in a round."""
     n, team = e.place.round, e.place.team
     assert n is not None and team is not None
     key = _team_key(e.trusted, team)
-    rnd = checks.open_round(e.trusted, n)
+    return n, team, key, checks.open_round(e.trusted, n)
+
+
+def _challenge_entry(e: _Entry) -> None:
+    n, team, key, rnd = _team_round_entry(e)
     entry = layout.challenge_entry(n, team)
     if entry not in e.changed or not e.snap.exists(entry):
         raise EntryError("adds to a challenge already in the ledger")
@@ -255,10 +260,7 @@ def _challenge_entry(e: _Entry) -> None:
 
 
 def _submission_entry(e: _Entry) -> None:
-    n, team = e.place.round, e.place.team
-    assert n is not None and team is not None
-    key = _team_key(e.trusted, team)
-    rnd = checks.open_round(e.trusted, n)
+    n, team, key, rnd = _team_round_entry(e)
     target = e.place.name.rsplit(".", 1)[0]
     entry = layout.submission_entry(n, team, target)
     if not e.snap.exists(entry):
@@ -276,10 +278,7 @@ def _submission_entry(e: _Entry) -> None:
 
 def _reveal_entry(e: _Entry) -> None:
     """A reveal by the team itself (tournaments without escrow), after submit-by."""
-    n, team = e.place.round, e.place.team
-    assert n is not None and team is not None
-    key = _team_key(e.trusted, team)
-    rnd = checks.open_round(e.trusted, n)
+    n, team, key, rnd = _team_round_entry(e)
     item = e.place.name.rsplit(".", 1)[0]
     entry = layout.reveal_entry(n, team, item)
     if entry not in e.changed or not e.snap.exists(entry):
