@@ -117,9 +117,15 @@ def team_add(ledger: Ledger, name: str,
         return Change({f"teams/{name}.toml": entries.signed(doc, organizer.signing)},
                       f"team: register {name}", "organizer")
 
-    # The key is saved only after the team is in the ledger, so a refused add leaves no key.
-    ledger.append(build)
+    # The key is saved before the entry can be published (a registered team must never lack
+    # its key) and removed again when the add is refused or fails: nothing is left either way.
     path = keystore.save(info.id, ident) if ident else None
+    try:
+        ledger.append(build)
+    except BaseException:
+        if path is not None:
+            path.unlink(missing_ok=True)
+        raise
     return st.Team(name, (public_key,), added), path
 
 
@@ -152,8 +158,23 @@ def team_rotate(ledger: Ledger, name: str, public_key: str | None = None,
         return Change({layout.rotation_path(name, number): entries.signed(doc, organizer.signing)},
                       f"team: rotate {name}'s key ({number})", "organizer")
 
-    ledger.append(build)
-    path = keystore.replace(info.id, ident, f"retired-{holder['n']:03d}") if ident else None
+    # The new key is kept as the team's pending next key before the rotation can be published
+    # (``team_identity`` promotes it if this process dies after the push) and dropped if the
+    # rotation is refused or fails.
+    pending = None
+    if ident is not None:
+        pending = keystore.save(info.id, keystore.Identity(keystore.next_identity(ident.name),
+                                                           ident.seed))
+    try:
+        ledger.append(build)
+    except BaseException:
+        if pending is not None:
+            pending.unlink(missing_ok=True)
+        raise
+    path = None
+    if ident is not None and pending is not None:
+        path = keystore.replace(info.id, ident, f"retired-{holder['n']:03d}")
+        pending.unlink(missing_ok=True)
     team = st.load(ledger.snapshot()).teams[name]
     return team, path
 

@@ -377,20 +377,34 @@ class Ledger:
                 change = build(self.snapshot(old))
                 new = self._commit(old, change)
                 self._move(old, new)
-                if change.tag:
-                    self._tag(change.tag, new)
-                if not self.has_remote():
-                    return new
-                if self._push(change.tag):
-                    return new
+                try:
+                    if change.tag:
+                        self._tag(change.tag, new)
+                    if not self.has_remote() or self._push(change.tag):
+                        return new
+                except BaseException:
+                    # Any failure after the branch moved (a push refused for another reason,
+                    # an interrupt): put the branch and tag back, so the entry is neither stuck
+                    # locally nor half-published, and the same command can simply run again.
+                    self._undo(old, new, change.tag)
+                    raise
                 # Someone else pushed first: drop our commit, take theirs, rebuild on top.
-                if old:
-                    self._move(new, old)
-                if change.tag:
-                    self.repo.git.tag("-d", change.tag)
+                self._undo(old, new, change.tag)
                 time.sleep(0.05 * (1 + _attempt))
             raise RetryableError("the shared ledger is busy (other writers kept winning); "
                                  "run the command again")
+
+    def _undo(self, old: str | None, new: str, tag: str | None) -> None:
+        """Take back a local commit that was not published: branch to ``old``, no tag."""
+        if tag:
+            try:
+                self.repo.git.tag("-d", tag)
+            except git.GitCommandError:
+                pass  # never created
+        if old:
+            self._move(new, old)
+        else:
+            self.repo.git.update_ref("-d", f"refs/heads/{BRANCH}", new)
 
     def _commit(self, parent: str | None, change: Change) -> str:
         index = Path(self.repo.git_dir) / f"dixit-index-{os.getpid()}"
