@@ -384,8 +384,12 @@ def submit(ledger: Ledger, team: str, target: str, program: Path) -> Submitted:
         seal_table, salt, blob = protocol.make_seal(
             context, source, info.closer_escrow_key if info.escrow else None)
         keystore.keep_secret(info.id, rnd.number, team, target, salt, source)
-        doc = {"submission": {"team": team, "target": target, "round": rnd.number,
-                              "submitted": clock.iso(clock.now())}, "seal": seal_table}
+        sub = {"team": team, "target": target, "round": rnd.number,
+               "submitted": clock.iso(clock.now())}
+        previous = snap.read(layout.submission_entry(rnd.number, team, target))
+        if previous is not None:  # chained to the entry it replaces: no rollback
+            sub["replaces"] = seal.sha256_hex(previous)
+        doc = {"submission": sub, "seal": seal_table}
         base = f"{layout.round_dir(rnd.number)}/submissions/{team}"
         files: dict[str, bytes | None] = {
             f"{base}/{target}.toml": entries.signed(doc, key.signing),

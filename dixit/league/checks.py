@@ -121,6 +121,21 @@ def submitter(state: st.State, team: str, target: str) -> None:
         raise EntryError(f"'{team}' cannot submit to its own challenge")
 
 
+def replacement(previous: bytes | None, sub: dict[str, Any]) -> None:
+    """A submission entry names the exact entry it replaces (``replaces``: the sha256 of its
+    bytes), and a first submission names none. So an entry can only be replaced by a newer one
+    its team signed knowing the current one: restoring an older, validly signed entry (a
+    rollback that would cost its team a solve) breaks the chain and is refused."""
+    want = None if previous is None else seal.sha256_hex(previous)
+    got = sub.get("replaces")
+    if got == want:
+        return
+    if want is None:
+        raise EntryError("names an entry it replaces, but there is none in the ledger")
+    raise EntryError("does not replace the submission now in the ledger (an older entry "
+                     "brought back?); a resubmission names the sha256 of the entry it replaces")
+
+
 def team_reveal(rnd: st.Round, now: datetime) -> None:
     """Teams reveal after submit-by (so no one can copy a secret) and before the close."""
     if rnd.closed:

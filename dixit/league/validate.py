@@ -268,6 +268,7 @@ def _submission_entry(e: _Entry) -> None:
     payload = _signed(e.snap, entry, key)  # who signed comes first: a forgery is a forgery
     checks.submission(e.trusted, rnd, team, target, e.now)
     if e.path == entry:
+        checks.replacement(e.trusted.snapshot.read(entry), payload.get("submission", {}))
         if e.trusted.info.escrow and not e.snap.exists(layout.escrow_path(n, team, target)):
             raise EntryError("its .escrow is missing (this tournament escrows every secret to "
                              "the closer)")

@@ -13,7 +13,7 @@ from typing import Any
 from dixit import rules
 from dixit.data import domains
 from dixit.errors import DixitError
-from dixit.league import closing, judge, secrets
+from dixit.league import checks, closing, judge, secrets
 from dixit.ledger import entries, layout, seal
 from dixit.ledger import state as st
 from dixit.ledger.store import Ledger
@@ -240,13 +240,21 @@ def _check_history(ledger: Ledger, report: Report) -> Timeline:
     head = ledger.head()
     if head is None:
         return timeline
-    log = ledger.repo.git.log("--reverse", "--no-renames", "--name-status", "--format=@@%H",
-                              head)
+    log = ledger.repo.git.log("--reverse", "--no-renames", "--raw", "--no-abbrev",
+                              "--format=@@%H", head)
     closed_at: dict[str, str] = {}
+    replaced: list[tuple[str, str, str, str]] = []  # (commit, path, old blob, new blob)
     commits = 0
     for block in log.split("@@")[1:]:
         lines = [ln for ln in block.splitlines() if ln.strip()]
-        commit, changes = lines[0].strip(), [ln.split("\t", 1) for ln in lines[1:]]
+        commit, changes = lines[0].strip(), []
+        for ln in lines[1:]:
+            meta, path = ln.split("\t", 1)
+            _om, _nm, old_blob, new_blob, status = meta.lstrip(":").split()
+            changes.append((status, path))
+            if status[0] in "AM" and layout.SUBMISSION_FILE.match(path) \
+                    and path.endswith(".toml"):
+                replaced.append((commit, path, old_blob, new_blob))
         commits += 1
         timeline.commits.append(commit)
         for status, path in changes:
@@ -270,8 +278,23 @@ def _check_history(ledger: Ledger, report: Report) -> Timeline:
             m = layout.RESULTS_FILE.match(path)
             if m:
                 closed_at.setdefault(m.group(1), commit)
+    _check_chains(ledger, replaced, report)
     report.count("commits", commits)
     return timeline
+
+
+def _check_chains(ledger: Ledger, written: list[tuple[str, str, str, str]],
+                  report: Report) -> None:
+    """Every submission entry written names the one it replaced (``checks.replacement``)."""
+    odb = ledger.repo.odb
+    for commit, path, old_blob, new_blob in written:
+        previous = None if set(old_blob) == {"0"} else odb.stream(bytes.fromhex(old_blob)).read()
+        try:
+            payload, _sig = entries.parse(odb.stream(bytes.fromhex(new_blob)).read(), path)
+            checks.replacement(previous, payload.get("submission", {}))
+        except DixitError as exc:
+            text = str(exc).removeprefix(f"{path}: ")
+            report.problems.append(f"{path} (commit {commit[:10]}): {text}")
 
 
 def _first_difference(a: Any, b: Any, path: str = "") -> str:
