@@ -16,11 +16,14 @@ zygote that does not answer within a grace period after it).
 from __future__ import annotations
 
 import atexit
+import errno
+import fcntl
 import json
 import os
+import re
 import selectors
-import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -43,6 +46,10 @@ from dixit.replay.zygote import decode_frame, encode_frame, one_line
 
 STARTUP_SECONDS = 180.0  # importing torch on a cold, busy machine can be slow
 GRACE_SECONDS = 10.0  # past the wall limit before the engine gives up on a zygote
+START_ATTEMPTS = 4  # tries to start one program (fork refused, sandbox setup failed)
+FOLDER_PREFIX = "dixit-replay-"
+_FOLDER = re.compile(re.escape(FOLDER_PREFIX) + r"(\d+)-[a-z0-9_]+$")
+_LOCK_NAME = ".lock"
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,100 @@ def _roots() -> list[tuple[str, bool]]:
     return [(p, w) for p, w in roots if not (Path(p) == cwd or Path(p) in cwd.parents)]
 
 
+def _private_parent() -> Path:
+    """Where replay folders go (they hold revealed programs): ``$XDG_RUNTIME_DIR/dixit`` when
+    that is this user's own directory, else ``<tmp>/dixit-<uid>``; either is made 0700 and is
+    used only if it is a real directory owned by this user (not a symlink someone planted)."""
+    uid = os.geteuid()
+    cands = []
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isabs(xdg):
+        try:
+            st = os.stat(xdg)
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o022:
+                cands.append(Path(xdg) / "dixit")
+        except OSError:
+            pass
+    cands.append(Path(tempfile.gettempdir()) / f"dixit-{uid}")
+    for path in cands:
+        try:
+            try:
+                path.mkdir(mode=0o700)
+            except FileExistsError:
+                pass
+            st = os.lstat(path)
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == uid:
+                if stat.S_IMODE(st.st_mode) != 0o700:
+                    os.chmod(path, 0o700)
+                return path
+        except OSError:
+            continue
+    return Path(tempfile.gettempdir())  # squatted: mkdtemp's own 0700 folder still applies
+
+
+def private_folder() -> tuple[Path, int]:
+    """A new 0700 folder ``dixit-replay-<pid>-<random>`` and the descriptor of the lock held on
+    it for as long as it is in use; stale folders of dead runs are removed first."""
+    parent = _private_parent()
+    clean_stale_folders(parent)
+    path = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-", dir=parent))
+    fd = os.open(path / _LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                 | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return path, fd
+
+
+def release_folder(path: Path, fd: int) -> None:
+    sandbox.remove_tree(path)
+    os.close(fd)
+
+
+def clean_stale_folders(parent: Path | None = None) -> list[str]:
+    """Remove the replay folders of runs that are gone (killed, crashed): their lock is free
+    (an flock dies with its process, whatever the pid is reused for), or, for a folder caught
+    before its lock file was made, the pid in its name is dead. Only this user's folders, and
+    nothing is ever followed through a symlink. Returns the names removed."""
+    parent = parent or _private_parent()
+    uid = os.geteuid()
+    removed = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for e in entries:
+        m = _FOLDER.match(e.name)
+        if not m:
+            continue
+        try:
+            st = e.stat(follow_symlinks=False)
+            if st.st_uid != uid:
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                os.unlink(e.path)  # a planted link or file: remove the entry, not its target
+                removed.append(e.name)
+                continue
+            try:
+                fd = os.open(os.path.join(e.path, _LOCK_NAME),
+                             os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            except FileNotFoundError:
+                if not sandbox.pid_alive(int(m.group(1))) and sandbox.remove_tree(e.path):
+                    removed.append(e.name)
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue  # its run is alive
+            try:  # removed while holding the lock: no two cleaners at once
+                if sandbox.remove_tree(e.path):
+                    removed.append(e.name)
+            finally:
+                os.close(fd)
+        except OSError:
+            continue
+    return removed
+
+
 class _Zygote:
     """Engine-side handle of one zygote process."""
 
@@ -133,10 +234,12 @@ class _Zygote:
         self.stdin.write(encode_frame(header))
         self.stdin.flush()
 
-    def submit(self, job: int, path: Path, wall: float, params: dict[str, Any]) -> None:
+    def submit(self, job: int, path: Path, wall: float, params: dict[str, Any],
+               attempt: int = 0) -> None:
         self.job = job
         self.deadline = time.monotonic() + wall + GRACE_SECONDS
-        self._send({"op": "run", "job": job, "path": str(path), **params})
+        retry = {"attempt": attempt} if attempt else {}  # first tries: the same frame as ever
+        self._send({"op": "run", "job": job, "path": str(path), **params, **retry})
 
     def frames(self) -> tuple[list[tuple[dict[str, Any], bytes]], bool]:
         """Read what is available: (complete frames, EOF reached)."""
@@ -183,7 +286,7 @@ class _Zygote:
             self.proc.wait()
         assert self.proc.stdout is not None
         self.proc.stdout.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        sandbox.remove_tree(self.dir)
         try:
             self.err_path.unlink()
         except OSError:
@@ -203,6 +306,21 @@ def _read_file(path: str | None, limit: int) -> bytes:
     return data
 
 
+def _start_failure(h: dict[str, Any]) -> str:
+    """Why a program could not be started: the zygote's reason, and the child's own message
+    when its sandbox setup failed (read from its result file, never in the zygote)."""
+    _read_file(h.get("output_path"), 0)
+    data = _read_file(h.get("result_path"), 8192 + 64)
+    detail = ""
+    try:
+        got = decode_frame(data, max_header=8192, max_payload=0) if data else None
+        if got is not None and got[0].get("error"):
+            detail = f" ({got[0]['error']})"
+    except ValueError:
+        pass
+    return one_line(f"{h['retry']}{detail}")
+
+
 def _verdict(h: dict[str, Any], size: int,
              limits: Limits) -> tuple[str | None, numpy.ndarray | None]:
     """Turn the zygote's report on how a child ended, and the child's result file, into
@@ -213,6 +331,9 @@ def _verdict(h: dict[str, Any], size: int,
     if h.get("timed_out"):
         return f"timed out after {limits.wall_seconds:.1f} s (wall)", None
     sig = h.get("signal")
+    if sig == signal.SIGKILL and h.get("oom_kills"):
+        return (f"killed: memory limit ({limits.memory_mb} MB; the memory cgroup counts "
+                f"memory of every kind)"), None
     if sig is not None:
         cpu = float(h.get("cpu", 0.0))
         if sig == signal.SIGXCPU or (sig == signal.SIGKILL
@@ -261,13 +382,34 @@ class _Pool:
     setting) so torch is imported once per worker, not once per challenge."""
 
     def __init__(self, cfg: dict[str, Any]) -> None:
-        self.cfg = cfg
-        self.base = Path(tempfile.mkdtemp(prefix="dixit-replay-"))
+        self.base, self.lock = private_folder()
+        self.cgroups: list[dict[str, Any]] = []
+        wanted = cfg["isolation"].get("cgroups", [])
+        if wanted:
+            bases = {c: b for c, b in sandbox.cgroup_bases()[0].items() if c in wanted}
+            sandbox.cgroup_clean_stale(bases)
+            try:
+                if set(bases) != set(wanted):
+                    raise OSError(errno.ENOENT, "controller no longer available")
+                self.cgroups = sandbox.cgroup_run_create(bases)
+            except OSError as exc:
+                release_folder(self.base, self.lock)
+                raise IsolationError(f"cannot create the per-program cgroups "
+                                     f"({', '.join(wanted)}): {exc.strerror or exc}") from None
+        self.cfg = {**cfg, "cgroups": self.cgroups}
         self.sel = selectors.DefaultSelector()
         self.zygotes: dict[int, _Zygote] = {}
 
     def start(self, index: int) -> None:
-        z = _Zygote(index, self.base, self.cfg)
+        for delay in (0.0, 0.05, 0.2, 0.5, 1.0, 2.0):  # the machine may be short of tasks
+            time.sleep(delay)
+            try:
+                z = _Zygote(index, self.base, self.cfg)
+                break
+            except BlockingIOError:
+                continue
+        else:
+            raise DixitError("cannot start a sandbox worker: fork keeps failing (EAGAIN)")
         self.zygotes[index] = z
         self.sel.register(z.fd, selectors.EVENT_READ, z)
 
@@ -280,12 +422,14 @@ class _Pool:
         for z in list(self.zygotes.values()):
             self.stop(z, kill=z.job is not None)
         self.sel.close()
-        shutil.rmtree(self.base, ignore_errors=True)
+        sandbox.cgroup_run_remove(self.cgroups)
+        release_folder(self.base, self.lock)
 
     def run(self, programs: Sequence[Program], domain: Domain, limits: Limits, workers: int,
             on_done: Callable[[Outcome], None] | None) -> list[Outcome]:
         results: list[Outcome | None] = [None] * len(programs)
         queue = deque(range(len(programs)))
+        attempts = [0] * len(programs)  # failed starts per program (never its verdict)
         params = {"domain": {"spec": domain.spec, "seed": domain.seed,
                              "root": _domain_root(domain)},
                   "limits": asdict(limits)}
@@ -303,7 +447,8 @@ class _Pool:
             if queue and z.index < workers:
                 job = queue.popleft()
                 try:
-                    z.submit(job, programs[job].path, limits.wall_seconds, params)
+                    z.submit(job, programs[job].path, limits.wall_seconds, params,
+                             attempts[job])
                 except OSError:
                     z.job = None
                     queue.appendleft(job)  # the dead worker is noticed at EOF and replaced
@@ -333,6 +478,16 @@ class _Pool:
                 for header, _payload in frames:
                     if header.get("op") == "ready":
                         z.ready = True
+                        dispatch(z)
+                    elif header.get("op") == "done" and z.job is not None \
+                            and header.get("job") == z.job and header.get("retry"):
+                        job = z.job
+                        attempts[job] += 1
+                        why = _start_failure(header)
+                        if attempts[job] >= START_ATTEMPTS:
+                            raise DixitError(f"sandbox could not start {programs[job].key} "
+                                             f"in {START_ATTEMPTS} attempts: {why}")
+                        queue.appendleft(job)
                         dispatch(z)
                     elif header.get("op") == "done" and z.job is not None \
                             and header.get("job") == z.job:
@@ -384,7 +539,9 @@ def replay(programs: Sequence[Program], domain: Domain, limits: Limits, *,
         return []
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(programs)))
     cfg = {"isolation": {"landlock_abi": iso.landlock_abi, "seccomp": iso.seccomp,
-                         "netns": iso.netns},
+                         "netns": iso.netns, "ipcns": iso.ipcns, "mountns": iso.mountns,
+                         "cgroups": [c for c in sandbox.CONTROLLERS
+                                     if getattr(iso, f"{c}_cgroup")]},
            "roots": _roots()}
     key = json.dumps(cfg, sort_keys=True)
     with _LOCK:
@@ -407,17 +564,21 @@ def replay_sources(sources: Mapping[str, bytes], domain: Domain, limits: Limits,
                    ) -> dict[str, Outcome]:
     """``replay`` for programs held as bytes (revealed from a ledger), keyed like ``Program``.
 
-    Each is written to a private temporary file named after its key ('/' becomes '--'),
-    readable by all so the sandboxed child, which may run as another user, can read it."""
-    with tempfile.TemporaryDirectory(prefix="dixit-replay-") as tmp:
+    Each is written to a file named after its key ('/' becomes '--') in a private folder (see
+    ``private_folder``: 0700, locked while in use, removed by the next run if this one is
+    killed); the child reads its file before it drops its capabilities."""
+    tmp, lock = private_folder()
+    try:
         programs = []
         for key, source in sources.items():
-            path = Path(tmp) / f"{key.replace('/', '--')}.py"
+            path = tmp / f"{key.replace('/', '--')}.py"
             path.write_bytes(source)
             path.chmod(0o644)
             programs.append(Program(key, path))
         return {o.key: o for o in replay(programs, domain, limits, require=require,
                                          on_done=on_done)}
+    finally:
+        release_folder(tmp, lock)
 
 
 def _domain_root(domain: Domain) -> str | None:

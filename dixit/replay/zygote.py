@@ -23,7 +23,13 @@ from json import loads as _loads
 from typing import Any, BinaryIO
 
 RESULT_FD = 3
+READY_FD = 4  # the child writes one byte here once its sandbox is complete, then closes it
 MAX_PROGRAM_BYTES = 8 * 1024 * 1024
+# A program's memory cgroup allows its memory_mb plus this much for what a fork of the zygote
+# touches anyway: pages copied on write (refcounts), page tables, kernel memory.
+MEMORY_SLACK_MB = 64
+SCRATCH_MIN_BYTES = 256 << 20  # scratch tmpfs quota: all of a program's files together
+SCRATCH_INODES = 8192
 MAX_ERROR_CHARS = 300
 _HDR = struct.Struct(">I")
 _LEN = struct.Struct(">Q")
@@ -133,10 +139,22 @@ class Zygote:
         self.sys_path = [p for p in sys.path if p and any(
             os.path.realpath(p) == r or os.path.realpath(p).startswith(r + os.sep)
             for r in allowed)]
-        self.netns = False
-        if self.iso.get("netns"):
-            self.netns = sandbox.enter_network_namespace()
+        ns = sandbox.enter_namespaces(net=bool(self.iso.get("netns")),
+                                      mount=bool(self.iso.get("mountns")),
+                                      ipc=bool(self.iso.get("ipcns")))
+        for want in ("mount", "ipc"):
+            if self.iso.get(f"{want}ns") and not ns[want]:  # the engine was told otherwise
+                raise RuntimeError(f"cannot enter a private {want} namespace")
+        self.netns, self.mountns, self.ipcns = ns["net"], ns["mount"], ns["ipc"]
+        self.cgroups: list[dict[str, Any]] = sandbox.cgroup_open_runs(cfg.get("cgroups") or [])
         self.seccomp = sandbox.seccomp_template() if self.iso.get("seccomp") else None
+        # Without a seccomp filter SysV IPC is allowed: then each child gets its own IPC
+        # namespace, so whatever it makes is gone when it ends and no sibling can see it.
+        self.ipc_per_child = self.ipcns and self.seccomp is None
+        self.seq = 0  # job names: never reused within this zygote (see run)
+        self.memory_bytes = 0
+        self.scratch_bytes = SCRATCH_MIN_BYTES
+        self._selftest()
         # Capture the functions the child's validation uses now, before any program can
         # monkeypatch numpy/torch/builtins in its own (forked) copy.
         self.Tensor = torch.Tensor
@@ -149,6 +167,32 @@ class Zygote:
 
         gc.collect()
         gc.freeze()  # fewer copy-on-write faults in children
+
+    def _selftest(self) -> None:
+        """Make and remove one job's scratch mount and cgroups now: a machine where that fails
+        fails here, at start-up, with the reason, instead of once per program later."""
+        import errno  # noqa: F401  - and everything run() and _child() import, once
+        import fcntl  # noqa: F401
+        import select  # noqa: F401
+        import signal  # noqa: F401
+        import stat  # noqa: F401
+        import time  # noqa: F401
+
+        name = f"selftest-{os.urandom(4).hex()}"
+        scratch = os.path.join(self.base, f"job-{name}")
+        os.mkdir(scratch, 0o700)
+        mounted = False
+        fds: list[int] = []
+        try:
+            if self.mountns:
+                self.sandbox.mount_scratch(scratch, 1 << 20, 16)
+                mounted = True
+            if self.cgroups:
+                fds = self.sandbox.cgroup_job_create(self.cgroups, name, tasks=self.sandbox.TASKS,
+                                                     memory_bytes=1 << 30)
+                self.sandbox.cgroup_job_report(self.cgroups, fds)
+        finally:
+            self._cleanup(scratch, mounted, name, fds)
 
     def configure(self, domain: dict[str, Any], limits: dict[str, Any]) -> None:
         """Set the domain and limits for the following jobs (kept while they do not change)."""
@@ -171,6 +215,8 @@ class Zygote:
                 self.inputs = dom.all()
             self.domain, self.size = dom, dom.size
         self.file_bytes = max(64 << 20, 16 * int(limits["output_bytes"]), self.size + (1 << 20))
+        self.memory_bytes = (int(limits["memory_mb"]) + MEMORY_SLACK_MB) << 20
+        self.scratch_bytes = max(SCRATCH_MIN_BYTES, 2 * self.file_bytes)
         self.params = key
         import ctypes
         import gc
@@ -181,36 +227,60 @@ class Zygote:
 
     # -- per job, in the zygote ---------------------------------------------------------------
 
-    def run(self, job: int, path: str) -> dict[str, Any]:
+    def run(self, job: int, path: str, attempt: int = 0) -> dict[str, Any]:
         """Fork, sandbox and run one program; report how the child ended. The child's result
         and output go to files that only the engine reads: no bytes a program produced (its
         labels, its error message, its output) ever enter this process, so no later sibling
-        can find them in the memory it inherits."""
+        can find them in the memory it inherits.
+
+        A program that could not be started (fork refused, scratch or cgroup not made, the
+        sandbox not set up before its code ran) is reported with ``retry`` instead of a
+        verdict: that is never the program's fault. Every name is new (a counter and a random
+        token), so nothing a failed cleanup left behind can collide with a later job."""
         import select
-        import shutil
         import signal
         import time
 
-        scratch = os.path.join(self.base, f"job-{job}")
-        os.mkdir(scratch, 0o700)
-        out_path = os.path.join(self.base, f"out-{job}")
-        res_path = os.path.join(self.base, f"res-{job}")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-        out_fd = os.open(out_path, flags, 0o600)
-        res_fd = os.open(res_path, flags, 0o600)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        t0 = time.monotonic()
+        sb = self.sandbox
+        if attempt:
+            time.sleep(min(1.0, 0.05 * 4 ** (attempt - 1)))  # back off before trying again
+        self.seq += 1
+        name = f"{self.seq}-{os.urandom(4).hex()}"
+        scratch = os.path.join(self.base, f"job-{name}")
+        out_path = os.path.join(self.base, f"out-{name}")
+        res_path = os.path.join(self.base, f"res-{name}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        mounted = False
+        cgroups: list[int] = []  # job cgroup directories, one per hierarchy
+        fds: list[int] = []
         try:
-            pid = os.fork()
-        except OSError:
-            os.close(out_fd)
-            os.close(res_fd)
-            raise
+            os.mkdir(scratch, 0o700)
+            if self.mountns:
+                sb.mount_scratch(scratch, self.scratch_bytes, SCRATCH_INODES)
+                mounted = True
+            if self.cgroups:
+                cgroups = sb.cgroup_job_create(self.cgroups, name, tasks=sb.TASKS,
+                                               memory_bytes=self.memory_bytes)
+            for target in (out_path, res_path):
+                fds.append(os.open(target, flags, 0o600))
+            fds += os.pipe2(os.O_CLOEXEC)  # "sandbox in place" byte, see _child
+            sys.stdout.flush()
+            sys.stderr.flush()
+            t0 = time.monotonic()
+            pid = self._fork()
+        except OSError as exc:
+            for fd in fds:
+                os.close(fd)
+            self._cleanup(scratch, mounted, name, cgroups)
+            for target in (out_path, res_path):
+                _unlink(target)
+            return {"op": "done", "job": job, "seconds": 0.0,
+                    "retry": one_line(f"could not start the program: {exc}")}
+        out_fd, res_fd, ready_r, ready_w = fds
         if pid == 0:  # pragma: no cover - runs in the child
-            self._child(path, scratch, out_fd, res_fd)
-        os.close(out_fd)
-        os.close(res_fd)
+            self._child(path, scratch, out_fd, res_fd, ready_w, cgroups)
+        for fd in (out_fd, res_fd, ready_w):
+            os.close(fd)
         wall = float(self.limits["wall_seconds"])
         timed_out = False
         pidfd = os.pidfd_open(pid)
@@ -228,45 +298,99 @@ class Zygote:
                         pass
             _, status, usage = os.wait4(pid, 0)
             seconds = time.monotonic() - t0
+            os.set_blocking(ready_r, False)
+            try:
+                started = os.read(ready_r, 1) == b"1"
+            except BlockingIOError:
+                started = False
+            report = sb.cgroup_job_report(self.cgroups, cgroups) if cgroups else {}
         finally:
             os.close(pidfd)
-            shutil.rmtree(scratch, ignore_errors=True)
-        return {"op": "done", "job": job, "seconds": round(seconds, 6),
-                "cpu": round(usage.ru_utime + usage.ru_stime, 6), "timed_out": timed_out,
-                "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-                "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-                "file_bytes": self.file_bytes, "output_path": out_path,
-                "result_path": res_path}
+            os.close(ready_r)
+            self._cleanup(scratch, mounted, name, cgroups)
+        header: dict[str, Any] = {
+            "op": "done", "job": job, "seconds": round(seconds, 6),
+            "cpu": round(usage.ru_utime + usage.ru_stime, 6), "timed_out": timed_out,
+            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+            "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "file_bytes": self.file_bytes, "memory_bytes": self.memory_bytes,
+            "output_path": out_path, "result_path": res_path, **report}
+        if not started and header["exit"] != 0:
+            # The sandbox failed before the program's code ran (the child's result file says
+            # why): not the program's doing. A program that could not be read exits 0.
+            header["retry"] = "sandbox setup failed"
+        return header
+
+    def _fork(self) -> int:
+        """fork(), retried with back-off while the kernel has no task or memory to spare."""
+        import errno
+        import time
+
+        delays = (0.0, 0.01, 0.05, 0.2, 0.5, 1.0)
+        for i, delay in enumerate(delays):
+            time.sleep(delay)
+            try:
+                return os.fork()
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.ENOMEM) or i == len(delays) - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _cleanup(self, scratch: str, mounted: bool, name: str, cgroups: list[int]) -> None:
+        """Remove a job's scratch and cgroups; never raises. What cannot be removed is logged
+        and left: names are never reused, so it cannot affect any later program."""
+        sb = self.sandbox
+        ok = not mounted or sb.unmount_scratch(scratch)  # frees the whole tree at once
+        ok = sb.remove_tree(scratch) and ok
+        if cgroups:
+            ok = sb.cgroup_job_remove(self.cgroups, name, cgroups) and ok
+        if not ok:
+            print(f"dixit zygote: could not fully clean up {scratch}", file=sys.stderr)
 
     # -- in the child ---------------------------------------------------------------------------
 
-    def _child(self, path: str, scratch: str, out_fd: int, res_fd: int) -> None:  # pragma: no cover
-        """Never returns. Sandbox setup failures are reported as the program's error."""
+    def _child(self, path: str, scratch: str, out_fd: int, res_fd: int, ready_fd: int,
+               cgroups: list[int]) -> None:  # pragma: no cover
+        """Never returns. Sandbox setup failures are reported on the result channel and exit
+        71 without the "sandbox in place" byte on ``ready_fd``, which tells the zygote that the
+        program never ran (see ``run``)."""
+        import fcntl
         import signal
 
         sb = self.sandbox
         status = 0
         try:
+            if cgroups:  # first: whatever this process does from here on is counted
+                sb.cgroup_join(cgroups)
             zygote = os.getppid()
             os.setsid()
             sb.set_pdeathsig(signal.SIGKILL)
             if os.getppid() != zygote:
                 os._exit(70)
+            # Above the target numbers first, so that no dup2 below overwrites a source.
+            out_fd, res_fd, ready_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 16)
+                                        for fd in (out_fd, res_fd, ready_fd))
             devnull = os.open("/dev/null", os.O_RDONLY)
             os.dup2(devnull, 0)
             os.dup2(out_fd, 1)
             os.dup2(out_fd, 2)
             os.dup2(res_fd, RESULT_FD)
-            os.closerange(RESULT_FD + 1, 1 << 20)  # the zygote's pipes to the engine, etc.
+            os.dup2(ready_fd, READY_FD)
+            os.closerange(READY_FD + 1, 1 << 20)  # the zygote's pipes to the engine, etc.
+            if self.ipc_per_child:
+                sb.unshare_ipc()
             lim = self.limits
             sb.set_rlimits(cpu_seconds=float(lim["cpu_seconds"]),
                            memory_mb=int(lim["memory_mb"]), file_bytes=self.file_bytes)
             os.chdir(scratch)
             try:
                 # O_NOFOLLOW: a submission that is a symlink (to a key, to another team's
-                # file) is refused rather than read with the child's pre-sandbox rights.
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                # file) is refused rather than read with the child's pre-sandbox rights;
+                # O_NONBLOCK and S_ISREG: a FIFO or device would hang or never end.
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
                 with os.fdopen(fd, "rb") as f:
+                    if not _is_regular(f.fileno()):
+                        raise OSError(0, "not a regular file")
                     source = f.read(MAX_PROGRAM_BYTES + 1)
             except OSError as exc:
                 self._send({"error": f"cannot read program: {exc.strerror or exc}"})
@@ -282,8 +406,10 @@ class Zygote:
             sb.drop_privileges()
             if self.iso.get("landlock_abi"):
                 sb.apply_landlock(int(self.iso["landlock_abi"]), self.roots, scratch)
-            if self.iso.get("seccomp"):
+            if self.seccomp:
                 sb.apply_seccomp(os.getpid(), self.seccomp)
+            _write(READY_FD, b"1")
+            os.close(READY_FD)
         except BaseException as exc:
             try:
                 self._send({"error": one_line(f"sandbox setup failed: {exc!r}")})
@@ -386,6 +512,19 @@ class Zygote:
         return 0
 
 
+def _is_regular(fd: int) -> bool:
+    import stat
+
+    return stat.S_ISREG(os.fstat(fd).st_mode)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def _describe(exc: BaseException) -> str:
     try:
         msg = str(exc)
@@ -412,7 +551,8 @@ def main() -> None:
     if first is None:
         return
     zygote = Zygote(first[0])
-    proto.write(encode_frame({"op": "ready", "pid": os.getpid(), "netns": zygote.netns}))
+    proto.write(encode_frame({"op": "ready", "pid": os.getpid(), "netns": zygote.netns,
+                              "mountns": zygote.mountns, "ipcns": zygote.ipcns}))
     while True:
         msg = reader.read()
         if msg is None or msg[0].get("op") != "run":
@@ -420,10 +560,10 @@ def main() -> None:
         job = int(msg[0]["job"])
         try:
             zygote.configure(msg[0]["domain"], msg[0]["limits"])
-            header = zygote.run(job, str(msg[0]["path"]))
+            header = zygote.run(job, str(msg[0]["path"]), int(msg[0].get("attempt", 0)))
         except Exception as exc:  # keep serving: report this job, not a dead worker
             header = {"op": "done", "job": job, "seconds": 0.0,
-                      "error": one_line(f"sandbox could not run the program: {exc!r}")}
+                      "retry": one_line(f"sandbox could not run the program: {exc!r}")}
         proto.write(encode_frame(header))
 
 
