@@ -21,6 +21,7 @@ from dixit.ledger import clock, entries, keystore, layout, protocol, seal
 from dixit.ledger import state as st
 from dixit.ledger.store import Change, Ledger, Snapshot, find_root, init_repo
 from dixit.rules import kinds
+from dixit.rules import points as rules_points
 from dixit.rules.rulebook import DEFAULT_RULES_TOML
 
 Warn = Callable[[str], None]
@@ -257,6 +258,7 @@ class Proposed:
     model_sha256: str
     claimed_accuracy: float
     whole_domain_accuracy: float
+    required: float  # the agreement that will solve it, estimated from the claims
 
 
 def _as_team(snap: Snapshot, team: str, known: st.State | None = None
@@ -316,9 +318,18 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     frac = float(ch.meta["train_frac"])
     train_acc = float(ch.meta.get("train_accuracy", claimed))
     whole = frac * train_acc + (1 - frac) * claimed if frac < 1 else claimed
+    need = rules_points.required(rules.threshold, whole, rules.beat_model) \
+        if kind.model_can_solve else rules.threshold
     if kind.model_can_solve and whole >= rules.threshold:
-        warn(f"running the model solves it: its accuracy over the domain (~{whole:.2%}) "
-             f"meets the solve threshold ({rules.threshold:.2%}); any team can submit the model")
+        if rules.beat_model is None:
+            warn(f"running the model solves it: its accuracy over the domain (~{whole:.2%}) "
+                 f"meets the solve threshold ({rules.threshold:.2%}); any team can submit the "
+                 "model")
+        else:
+            warn(f"the model alone meets the solve threshold ({whole:.2%} >= "
+                 f"{rules.threshold:.2%}): a program must beat it, reaching ~{need:.2%}; a "
+                 "labeler this easy to read off is likely solved by every team, which scores "
+                 "its proposer 0")
     holder: dict[str, Proposed] = {}
 
     def build(snap: Snapshot) -> Change:
@@ -343,7 +354,7 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
         if blob is not None:
             files[layout.escrow_path(rnd.number, team, layout.SECRET_ITEM)] = blob
         holder["p"] = Proposed(rnd.number, team, seal_table["commitment"], model_sha, claimed,
-                               whole)
+                               whole, need)
         return Change(files, f"propose: {team} in round {rnd.number:03d}", team)
 
     ledger.append(build)

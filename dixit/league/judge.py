@@ -16,7 +16,7 @@ from dixit.ledger import state as st
 from dixit.ledger.layout import SECRET_ITEM
 from dixit.replay import reference
 from dixit.replay.engine import Outcome
-from dixit.rules import flags, rulebook
+from dixit.rules import flags, kinds, rulebook
 from dixit.rules import points as rules
 
 NOT_REPRODUCED = ("closed", "isolation")
@@ -31,11 +31,13 @@ class SubmissionFacts:
 @dataclass
 class ChallengeFacts:
     void: str | None
-    model_accuracy: float | None = None
+    model_accuracy: float | None = None   # on the claim's held-out split (the claim)
     submissions: dict[str, SubmissionFacts] = field(default_factory=dict)
+    model_agreement: float | None = None  # on every judged input (what a program must beat)
 
     def as_dict(self) -> dict[str, Any]:
         return {"void": self.void, "model_accuracy": self.model_accuracy,
+                "model_agreement": self.model_agreement,
                 "submissions": {o: {"agreement": s.agreement, "error": s.error}
                                 for o, s in self.submissions.items()}}
 
@@ -44,7 +46,7 @@ class ChallengeFacts:
         """From ``as_dict``'s shape (checked by the caller, e.g. ``shards``)."""
         return cls(data["void"], data["model_accuracy"],
                    {o: SubmissionFacts(s["agreement"], s["error"])
-                    for o, s in data["submissions"].items()}).safe()
+                    for o, s in data["submissions"].items()}, data["model_agreement"]).safe()
 
     def safe(self) -> ChallengeFacts:
         """Every text in the facts made safe to sign: errors and void reasons quote programs,
@@ -54,7 +56,7 @@ class ChallengeFacts:
 
         return ChallengeFacts(text(self.void), self.model_accuracy,
                               {o: SubmissionFacts(s.agreement, text(s.error))
-                               for o, s in self.submissions.items()})
+                               for o, s in self.submissions.items()}, self.model_agreement)
 
 
 def judge(state: st.State, plan: Plan, opened: Opened,
@@ -88,8 +90,10 @@ def _judge_one(state: st.State, cp: ChallengePlan, opened: Opened,
             f.void = f"labeler failed: {truth.error if truth else 'not replayed'}"
         else:
             preds = reference.model_predictions(state, cp.challenge, cp.domain)
-            f.model_accuracy = None if preds is None else reference.held_out_agreement(
-                cp.challenge, cp.domain, preds, labels)
+            if preds is not None:
+                f.model_accuracy = reference.held_out_agreement(cp.challenge, cp.domain,
+                                                                preds, labels)
+                f.model_agreement = reference.agreement(preds, labels)
     for owner in cp.solvers:
         o = outcomes.get(source_key(target, owner, target))
         err = opened.missing.get((owner, target))
@@ -132,15 +136,17 @@ def assemble(state: st.State, rnd: st.Round, facts: dict[str, ChallengeFacts],
         claimed, measured = float(ch.meta.get("claimed_accuracy", 0)), f.model_accuracy
         subs = [{"team": owner, "agreement": s.agreement, "error": s.error}
                 for owner, s in sorted(f.submissions.items())]
+        need = required_for(book, kinds.get(ch.kind), f.model_agreement)
         challenges.append({
             "proposer": target, "kind": ch.kind, "domain": ch.domain,
             "claimed_accuracy": claimed, "model_accuracy": measured, "void": f.void,
+            "model_agreement": f.model_agreement, "required": need,
             "claim_flagged": bool(measured is not None
                                   and abs(measured - claimed) > book.accuracy_tolerance),
             "submissions": subs})
         outcomes.append(rules.ChallengeOutcome(
             target, [rules.SubmissionOutcome(s["team"], s["agreement"], s["error"])
-                     for s in subs], f.void))
+                     for s in subs], f.void, need))
     roster = state.roster()
     score = rules.score_round(roster, outcomes, book.threshold, book.points)
     by_proposer = {c.proposer: c for c in score.challenges}
@@ -154,12 +160,20 @@ def assemble(state: st.State, rnd: st.Round, facts: dict[str, ChallengeFacts],
             "challenges": challenges, "rules": book.as_dict(), "isolation": isolation}
 
 
+def required_for(book: rulebook.Rulebook, kind: kinds.Kind,
+                 model_agreement: float | None) -> float:
+    """What solves a challenge of ``kind``: beat the model where the model could solve it."""
+    if not kind.model_can_solve:
+        return book.threshold
+    return rules.required(book.threshold, model_agreement, book.beat_model)
+
+
 def public(results: dict[str, Any]) -> dict[str, Any]:
     """Results in their documented JSON shape: optional values present, as null when absent
     (TOML, the ledger's format, cannot hold null)."""
     doc = entries.normalize(results)
     for ch in doc.get("challenges", []):
-        for key in ("model_accuracy", "void"):
+        for key in ("model_accuracy", "model_agreement", "required", "void"):
             ch.setdefault(key, None)
         ch.setdefault("solved_by", [])
         ch.setdefault("points", {})

@@ -151,15 +151,18 @@ def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 1
 
 
+_FACTS = {"void", "model_accuracy", "model_agreement", "submissions"}
+
+
 def _check_facts(part: Part, rnd: st.Round) -> None:
     """Each challenge's facts must have exactly the documented shape and submitters."""
     where = part.path
     for target, f in part.data["facts"].items():
         subs = f.get("submissions") if isinstance(f, dict) else None
-        if not isinstance(subs, dict) or set(f) != {"void", "model_accuracy", "submissions"}:
+        if not isinstance(subs, dict) or set(f) != _FACTS:
             raise ShardError(f"{where}: facts of '{target}' are malformed")
-        if not (f["void"] is None or isinstance(f["void"], str)) or not (
-                f["model_accuracy"] is None or _fraction(f["model_accuracy"])):
+        if not (f["void"] is None or isinstance(f["void"], str)) or not all(
+                f[k] is None or _fraction(f[k]) for k in ("model_accuracy", "model_agreement")):
             raise ShardError(f"{where}: facts of '{target}' are malformed")
         want = {s for (s, t) in rnd.submissions if t == target}
         if set(subs) != want:

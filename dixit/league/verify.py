@@ -17,7 +17,7 @@ from dixit.league import checks, closing, judge, secrets
 from dixit.ledger import entries, layout, seal
 from dixit.ledger import state as st
 from dixit.ledger.store import Ledger
-from dixit.rules import rulebook
+from dixit.rules import kinds, rulebook
 
 
 @dataclass
@@ -219,7 +219,8 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
     else:
         outcomes = [rules.ChallengeOutcome(
             c["proposer"], [rules.SubmissionOutcome(s["team"], s.get("agreement"), s.get("error"))
-                            for s in c.get("submissions", [])], c.get("void"))
+                            for s in c.get("submissions", [])], c.get("void"),
+            _required(state, c))
             for c in committed.get("challenges", [])]
         rescored = rules.score_round(committed.get("teams", []), outcomes,
                                      state.rules.threshold, state.rules.points)
@@ -295,6 +296,16 @@ def _check_chains(ledger: Ledger, written: list[tuple[str, str, str, str]],
         except DixitError as exc:
             text = str(exc).removeprefix(f"{path}: ")
             report.problems.append(f"{path} (commit {commit[:10]}): {text}")
+
+
+def _required(state: st.State, c: dict[str, Any]) -> float | None:
+    """The bar a recorded challenge was judged by, re-derived from its recorded model
+    agreement under the rulebook (never taken from the results themselves)."""
+    try:
+        kind = kinds.get(str(c.get("kind", kinds.DEFAULT)))
+    except DixitError:
+        return None
+    return judge.required_for(state.rules, kind, c.get("model_agreement"))
 
 
 def _first_difference(a: Any, b: Any, path: str = "") -> str:

@@ -13,6 +13,7 @@ from dixit.rules.points import (
     Standing,
     SubmissionOutcome,
     proposer_points,
+    required,
     round_score,
     score_round,
     solved,
@@ -20,4 +21,4 @@ from dixit.rules.points import (
 )
 
 __all__ = ["ChallengeOutcome", "ChallengeScore", "RoundScore", "Standing", "SubmissionOutcome",
-           "proposer_points", "round_score", "score_round", "solved", "standings"]
+           "proposer_points", "required", "round_score", "score_round", "solved", "standings"]

@@ -41,6 +41,7 @@ class ChallengeOutcome:
     proposer: str
     submissions: Sequence[SubmissionOutcome]
     void: str | None = None  # reason the challenge cannot be scored
+    required: float | None = None  # the agreement that solves it, if not the threshold
 
 
 @dataclass
@@ -56,6 +57,16 @@ class ChallengeScore:
 class RoundScore:
     points: dict[str, int]
     challenges: list[ChallengeScore] = field(default_factory=list)
+
+
+def required(threshold: float, model: float | None, share: float | None) -> float:
+    """The agreement a program needs to solve a labeler challenge: the threshold, and (beat
+    the model) better than the published model by closing ``1 - share`` of its error:
+    ``max(threshold, 1 - (1 - model) * share)``. Without a measured model or a share, the
+    threshold alone."""
+    if model is None or share is None:
+        return threshold
+    return max(threshold, round(1.0 - (1.0 - model) * share, 6))
 
 
 def solved(sub: SubmissionOutcome, threshold: float) -> bool:
@@ -75,8 +86,9 @@ def score_round(teams: Iterable[str], challenges: Sequence[ChallengeOutcome],
         if ch.void is not None:
             scored.append(ChallengeScore(ch.proposer, [], pts, m, ch.void))
             continue
+        bar = threshold if ch.required is None else ch.required
         solvers = sorted({s.team for s in ch.submissions
-                          if s.team in others and solved(s, threshold)})
+                          if s.team in others and solved(s, bar)})
         k = len(solvers)
         pts[ch.proposer] = proposer_points(k, m, points)
         for t in solvers:

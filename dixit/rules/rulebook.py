@@ -16,6 +16,12 @@ DEFAULT_RULES_TOML = """\
 # A submission solves a challenge when its labels agree with the sealed labeler on at least
 # this fraction of the evaluation domain (replayed over the whole domain, not a sample).
 threshold = 0.99
+# Beat the model: the published model is public, so a program that only reproduces it (a
+# table of its outputs) must never solve a labeler challenge. A program must also keep at most
+# this share of the model's own error: required = max(threshold, 1 - (1 - model) * share),
+# where model is the published model's agreement with the labeler over the same inputs.
+# 1.0 asks only to match the model; remove the line to judge by the threshold alone.
+beat_model = 0.5
 
 [points]
 # Dixit rules. For a challenge in a round with m other teams, k of which solved it:
@@ -71,6 +77,7 @@ class ReplayRules:
 class Rulebook:
     threshold: float = 0.99
     points: Points = field(default_factory=Points)
+    beat_model: float | None = 0.5  # None: judged by the threshold alone (older rulebooks)
     accuracy_tolerance: float = 0.02
     max_model_bytes: int = 67108864
     max_program_bytes: int = 262144
@@ -102,8 +109,11 @@ def from_dict(data: dict[str, Any]) -> Rulebook:
     )
     rp = ReplayRules(**{k: _get(data, "replay", k, type(v), v)
                         for k, v in asdict(d.replay).items()})
+    beat = data.get("solve", {}).get("beat_model", d.beat_model) \
+        if isinstance(data.get("solve", {}), dict) else d.beat_model
     book = Rulebook(
         threshold=_get(data, "solve", "threshold", float, d.threshold),
+        beat_model=None if beat is None else _get(data, "solve", "beat_model", float, beat),
         points=pts,
         accuracy_tolerance=_get(data, "claims", "accuracy_tolerance", float,
                                 d.accuracy_tolerance),
@@ -117,8 +127,10 @@ def from_dict(data: dict[str, Any]) -> Rulebook:
 
 def from_record(record: dict[str, Any]) -> Rulebook:
     """The inverse of ``Rulebook.as_dict`` (the rules a closed round recorded), validated."""
+    # A round closed before beat-the-model existed recorded no beat_model: judged without it.
     return from_dict({
-        "solve": {"threshold": record.get("threshold")},
+        "solve": {"threshold": record.get("threshold"),
+                  "beat_model": record.get("beat_model")},
         "points": record.get("points", {}),
         "claims": {"accuracy_tolerance": record.get("accuracy_tolerance")},
         "limits": {"max_model_bytes": record.get("max_model_bytes"),
@@ -131,6 +143,9 @@ def validate(book: Rulebook) -> None:
     p = book.points
     if not 0.0 < book.threshold <= 1.0:
         raise RulesError("rules.toml: solve.threshold must be in (0, 1]")
+    if book.beat_model is not None and not 0.0 <= book.beat_model <= 1.0:
+        raise RulesError("rules.toml: solve.beat_model must be in [0, 1] (the share of the "
+                         "model's error a solving program may keep)")
     if not 0 <= p.proposer_some < p.proposer_unique:
         raise RulesError("rules.toml: need 0 <= points.proposer_some < points.proposer_unique "
                          "(Dixit: the proposer scores most when exactly one team solves)")
