@@ -71,3 +71,25 @@ def test_a_table_of_the_model_does_not_solve_the_exact_labeler_does(
     assert ch["solved_by"] == ["carol"] and res["points"] == {"alice": 4, "bob": 0, "carol": 3}
     rep = dixit.ok("-C", league.root, "verify", "--json").json()  # re-derived, with replay
     assert rep["ok"], rep["problems"]
+
+
+def test_an_emulate_challenge_on_an_enumerable_domain_is_refused(
+        league: League, dixit: Runner) -> None:
+    from tests.conftest import ledger_fingerprint
+
+    labeler = EXAMPLES / "labelers" / "alice.py"
+    res = dixit("challenge", "new", league.work / "x", "--labeler", labeler, "--domain",
+                "grid:113x113", "--kind", "emulate")
+    assert res.code == 1 and "not 'grid:113x113', which anyone can enumerate" in res.err
+    # A folder edited by hand to say emulate is refused at propose, the ledger untouched.
+    dixit.ok("-C", league.root, "round", "open", "--propose-by", "+1h", "--submit-by", "+2h")
+    folder = league.work / "alice"
+    dixit.ok("challenge", "new", folder, "--labeler", labeler, "--domain", "grid:113x113",
+             "--hidden", "8", "--steps", "20")
+    meta = folder / "challenge.toml"
+    meta.write_text(meta.read_text().replace('kind = "labeler"', 'kind = "emulate"'))
+    clone = league.clone("alice")
+    before = ledger_fingerprint(clone)
+    res = dixit("-C", clone, "propose", "--team", "alice", folder)
+    assert res.code == 1 and "needs inputs nobody can tabulate" in res.err, res
+    assert ledger_fingerprint(clone) == before

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import toml
 
 from dixit import models
 from dixit.data import domains
@@ -22,6 +23,55 @@ LABELERS = {
 }
 FLAG = "Bright top-left corner"
 DATASET = "scoring/data/tiny.safetensors"
+EMULATE = "tokens:5x16:2000"  # 5^16 sequences: judged on 2,000 drawn after submit-by
+
+# A faithful reimplementation of a published model: its weights, recomputed (emulate asks
+# for exactly this: reproduce what the model does).
+FAITHFUL = """import base64, json
+import torch
+from safetensors.torch import load
+CFG = json.loads({cfg!r})
+W = load(base64.b64decode({weights!r}))
+R = CFG["input_ranges"]  # per input column, else inputs are taken as they are
+SCALE = torch.tensor([max(r - 1, 1) for r in R], dtype=torch.float32)
+
+
+def label(x):  # the mlp, layer by layer (programs cannot import dixit: it is the ledger's)
+    h = x.reshape(x.shape[0], -1).float()
+    h = h / SCALE * 2 - 1 if len(R) == CFG["in_features"] else h
+    n = len(CFG["hidden"])
+    for i in range(n + 1):
+        h = h @ W[f"net.{{2 * i}}.weight"].T + W[f"net.{{2 * i}}.bias"]
+        h = h.relu() if i < n else h
+    return h.argmax(-1)
+"""
+# A table of the model's outputs on the public sample, 0 elsewhere: no understanding at all.
+TABLE = """import torch
+T = {table!r}
+
+
+def label(x):
+    return torch.tensor([T.get("".join(map(str, r)), 0) for r in x.tolist()])
+"""
+
+
+def _faithful(folder: Path, base: Path) -> Path:
+    import base64
+    import json
+
+    cfg = models.load_config(folder)
+    weights = base64.b64encode((folder / "model.safetensors").read_bytes()).decode()
+    return program(base, "faithful", FAITHFUL.format(cfg=json.dumps(cfg), weights=weights))
+
+
+def _table(folder: Path, base: Path) -> Path:
+    import torch
+
+    x = domains.parse(EMULATE, seed=0).all()  # the public sample (challenge seed 0)
+    with torch.no_grad():
+        preds = models.load(folder)(x).argmax(-1).tolist()
+    table = {"".join(map(str, r)): p for r, p in zip(x.tolist(), preds, strict=True)}
+    return program(base, "table", TABLE.format(table=table))
 
 
 def _dataset(root: Path) -> None:
@@ -50,8 +100,8 @@ def mixed(tmp_path_factory: pytest.TempPathFactory, dixit: Runner):
                  "+2h")
         specs = {
             "alice": ["--domain", "grid:24x24", "--steps", "300"],
-            "bob": ["--domain", "tokens:5x4", "--kind", "emulate", "--train-frac", "1.0",
-                    "--steps", "300"],
+            "bob": ["--domain", EMULATE, "--kind", "emulate", "--train-frac", "1.0",
+                    "--hidden", "32,32", "--steps", "300"],
             "carol": ["--domain", f"dataset:{DATASET}", "--arch", "cnn", "--kind", "flag",
                       "--flag", FLAG, "--steps", "60"],
             "dave": ["--domain", "grid:4x5x6", "--steps", "300"],
@@ -72,7 +122,8 @@ def mixed(tmp_path_factory: pytest.TempPathFactory, dixit: Runner):
             ("bob", "alice", program(base, "p_alice", LABELERS["alice"])),
             ("carol", "alice", wrong),
             ("alice", "bob", program(base, "p_bob", LABELERS["bob"])),
-            ("dave", "bob", wrong),
+            ("dave", "bob", _table(base / "work" / "bob", base)),
+            ("carol", "bob", _faithful(base / "work" / "bob", base)),
             ("alice", "carol", guess_right),
             ("bob", "carol", guess_wrong),
             ("carol", "dave", program(base, "p_dave", LABELERS["dave"])),
@@ -105,17 +156,29 @@ def test_emulate_is_scored_against_the_models_own_predictions(mixed) -> None:
 
     folder = league.root / "rounds" / "001" / "challenges" / "bob"
     model = models.load(folder)
-    x = domains.parse("tokens:5x4").all()
+    # The inputs were drawn after submit-by, from every revealed salt of the round: derived
+    # here from the reveal records alone.
+    from dixit.rules.draw import draw_seed
+
+    reveals = league.root / "rounds" / "001" / "reveals"
+    salts = {(f.parent.name, f.stem): toml.loads(f.read_text())["reveal"]["salt"]
+             for f in reveals.glob("*/*.toml")}
+    seed = draw_seed(st.load(Ledger(league.root).snapshot()).info.id, 1, salts)
+    bob = next(c for c in results["challenges"] if c["proposer"] == "bob")
+    assert bob["draw_seed"] == seed
+    x = domains.parse(EMULATE, seed=seed).all()
+    public = domains.parse(EMULATE, seed=0).all()
+    assert not bool((x[:50, None] == public[None]).all(-1).any())  # fresh inputs, not the sample
     with torch.no_grad():
         preds = model(x).argmax(-1)
     truth = (x[:, 0] > x[:, 3]).long()
     expected = round(float((preds == truth).float().mean()), 6)
-    bob = next(c for c in results["challenges"] if c["proposer"] == "bob")
     subs = {s["team"]: s for s in bob["submissions"]}
     assert subs["alice"]["agreement"] == expected  # the labeler, judged against the model
+    assert bob["model_accuracy"] == expected       # the model on inputs it never saw
     zeros = round(float((preds == 0).float().mean()), 6)
-    assert subs["dave"]["agreement"] == zeros
-    assert bob["model_accuracy"] == expected
+    assert subs["dave"]["agreement"] == zeros and not subs["dave"]["solved"]  # the table
+    assert subs["carol"]["agreement"] == 1.0 and subs["carol"]["solved"]      # the model itself
 
 
 def test_flag_reveals_are_text_and_round_verifies(mixed, dixit: Runner,

@@ -387,8 +387,8 @@ def test_flag_kind_folder_has_flag_txt(dixit: Runner, tmp_path: Path) -> None:
     assert (local.kind, local.secret, local.labeler) == ("flag", out / "flag.txt",
                                                           out / "labeler.py")
     assert local.meta["secret"] == "flag.txt"
-    for kind in ("labeler", "emulate"):
-        folder, _ = _new(dixit, tmp_path, "mlp", "--kind", kind)
+    for kind, domain in (("labeler", []), ("emulate", ["--domain", "tokens:5x16:200"])):
+        folder, _ = _new(dixit, tmp_path, "mlp", "--kind", kind, *domain)
         local = challenge.read(folder)
         assert local.kind == kind and local.secret == folder / "labeler.py"
         assert local.meta["secret"] == "labeler.py" and not (folder / "flag.txt").exists()

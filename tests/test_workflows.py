@@ -613,7 +613,7 @@ def test_merge_refuses_parts_that_do_not_fit(world: World, due_clone: Path, dixi
     parts = [tmp_path / "p1.json", tmp_path / "p2.json"]
     for k, targets in enumerate(shards.plan(rnd, 2), 1):
         facts = {t: {"void": None, "model_accuracy": 0.9, "model_agreement": 0.9,
-                     "submissions": {
+                     "draw_seed": None, "submissions": {
             s: {"agreement": 1.0, "error": None} for (s, tg) in rnd.submissions if tg == t}}
             for t in targets}
         parts[k - 1].write_text(json.dumps({

@@ -223,6 +223,9 @@ def _prepare(out: Path, labeler: Path, domain_spec: str, arch: str, train_frac: 
     if not 0.0 < train_frac <= 1.0:
         raise ChallengeError("--train-frac must be in (0, 1]")
     _check_kind(kind, flag)
+    problem = kinds.domain_problem(kinds.get(kind), domain_spec)
+    if problem is not None:
+        raise ChallengeError(problem)
     source = read_program(labeler, max_program_bytes, "labeler")
     domain = domains.parse(domain_spec, root=root, seed=seed)
     config = models.default_config(arch, domain.input_shape, domain.dims,

@@ -313,6 +313,7 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     from dixit.data import domains
 
     domain = domains.parse(ch.meta["domain"], root=ledger.root, seed=int(ch.meta["seed"]))
+    checks.challenge_domain(kind, domain.spec)
     model_sha = seal.sha256_hex(model_bytes)
     claimed = float(ch.meta["claimed_accuracy"])
     frac = float(ch.meta["train_frac"])

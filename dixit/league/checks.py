@@ -92,7 +92,16 @@ def proposal(state: st.State, rnd: st.Round, team: str, now: datetime) -> None:
 def challenge_meta(meta: dict[str, Any]) -> kinds.Kind:
     """A challenge names a known kind. (That every entry names its own place is checked where
     entries are read, by ``state.load``, for the CLI, pull requests and verify alike.)"""
-    return kinds.get(str(meta.get("kind", kinds.DEFAULT)))
+    kind = kinds.get(str(meta.get("kind", kinds.DEFAULT)))
+    challenge_domain(kind, str(meta.get("domain", "")))
+    return kind
+
+
+def challenge_domain(kind: kinds.Kind, spec: str) -> None:
+    """A kind judged against its public model needs inputs nobody can tabulate."""
+    problem = kinds.domain_problem(kind, spec)
+    if problem is not None:
+        raise EntryError(problem)
 
 
 def model_size(size: int, limit: int) -> None:

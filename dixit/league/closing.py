@@ -20,6 +20,7 @@ from dixit.ledger import clock, entries, keystore, layout
 from dixit.ledger import state as st
 from dixit.ledger.store import Change, Ledger, Snapshot
 from dixit.replay import reference
+from dixit.rules.draw import draw_seed
 
 Progress = Callable[[int, int], None]
 
@@ -32,7 +33,8 @@ def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path
     from dixit import replay
 
     limits, require = reference.replay_limits(state.rules, allow_weak)
-    the_plan = planning.plan(rnd, opened, root, targets)
+    the_plan = planning.plan(rnd, opened, root, targets,
+                             draw_seed(state.info.id, rnd.number, opened.salts))
     total, done = the_plan.replay_count(opened), [0]
 
     def tick(_o: replay.Outcome) -> None:

@@ -34,10 +34,11 @@ class ChallengeFacts:
     model_accuracy: float | None = None   # on the claim's held-out split (the claim)
     submissions: dict[str, SubmissionFacts] = field(default_factory=dict)
     model_agreement: float | None = None  # on every judged input (what a program must beat)
+    draw_seed: int | None = None          # the inputs were drawn after submit-by with it
 
     def as_dict(self) -> dict[str, Any]:
         return {"void": self.void, "model_accuracy": self.model_accuracy,
-                "model_agreement": self.model_agreement,
+                "model_agreement": self.model_agreement, "draw_seed": self.draw_seed,
                 "submissions": {o: {"agreement": s.agreement, "error": s.error}
                                 for o, s in self.submissions.items()}}
 
@@ -46,7 +47,8 @@ class ChallengeFacts:
         """From ``as_dict``'s shape (checked by the caller, e.g. ``shards``)."""
         return cls(data["void"], data["model_accuracy"],
                    {o: SubmissionFacts(s["agreement"], s["error"])
-                    for o, s in data["submissions"].items()}, data["model_agreement"]).safe()
+                    for o, s in data["submissions"].items()}, data["model_agreement"],
+                   data["draw_seed"]).safe()
 
     def safe(self) -> ChallengeFacts:
         """Every text in the facts made safe to sign: errors and void reasons quote programs,
@@ -56,7 +58,8 @@ class ChallengeFacts:
 
         return ChallengeFacts(text(self.void), self.model_accuracy,
                               {o: SubmissionFacts(s.agreement, text(s.error))
-                               for o, s in self.submissions.items()}, self.model_agreement)
+                               for o, s in self.submissions.items()}, self.model_agreement,
+                              self.draw_seed)
 
 
 def judge(state: st.State, plan: Plan, opened: Opened,
@@ -68,7 +71,7 @@ def judge(state: st.State, plan: Plan, opened: Opened,
 
 def _judge_one(state: st.State, cp: ChallengePlan, opened: Opened,
                outcomes: dict[str, Outcome]) -> ChallengeFacts:
-    target, f = cp.target, ChallengeFacts(cp.void)
+    target, f = cp.target, ChallengeFacts(cp.void, draw_seed=cp.draw_seed)
     if cp.kind.reference == "flag":
         _judge_flags(target, cp.solvers, opened, f)
         return f
@@ -82,8 +85,10 @@ def _judge_one(state: st.State, cp: ChallengePlan, opened: Opened,
             f.void = "the published model could not be loaded and run"
         reference_labels = preds
         if preds is not None and labels is not None:
-            f.model_accuracy = reference.held_out_agreement(cp.challenge, cp.domain, preds,
-                                                            labels)
+            # fresh inputs: the model never saw any, so all of them measure its claim
+            f.model_accuracy = reference.agreement(preds, labels) if cp.draw_seed is not None \
+                else reference.held_out_agreement(cp.challenge, cp.domain, preds, labels)
+            f.model_agreement = reference.agreement(preds, labels)
     elif f.void is None:
         assert cp.domain is not None
         if labels is None:
@@ -141,6 +146,7 @@ def assemble(state: st.State, rnd: st.Round, facts: dict[str, ChallengeFacts],
             "proposer": target, "kind": ch.kind, "domain": ch.domain,
             "claimed_accuracy": claimed, "model_accuracy": measured, "void": f.void,
             "model_agreement": f.model_agreement, "required": need,
+            "draw_seed": f.draw_seed,
             "claim_flagged": bool(measured is not None
                                   and abs(measured - claimed) > book.accuracy_tolerance),
             "submissions": subs})
@@ -173,7 +179,7 @@ def public(results: dict[str, Any]) -> dict[str, Any]:
     (TOML, the ledger's format, cannot hold null)."""
     doc = entries.normalize(results)
     for ch in doc.get("challenges", []):
-        for key in ("model_accuracy", "model_agreement", "required", "void"):
+        for key in ("model_accuracy", "model_agreement", "required", "draw_seed", "void"):
             ch.setdefault(key, None)
         ch.setdefault("solved_by", [])
         ch.setdefault("points", {})

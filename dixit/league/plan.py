@@ -25,6 +25,7 @@ class ChallengePlan:
     solvers: tuple[str, ...]             # teams that submitted for it, sorted
     domain: domains.Domain | None = None  # None: void, or not replayed (flag)
     void: str | None = None              # why it cannot be judged, decided before replay
+    draw_seed: int | None = None         # judged on inputs drawn with this seed
 
 
 @dataclass
@@ -51,8 +52,11 @@ def source_key(target: str, owner: str, item: str) -> str:
     return f"{target}/{owner}/{item}"
 
 
-def plan(rnd: st.Round, opened: Opened, root: Path, targets: list[str] | None = None) -> Plan:
-    """Plan the replay of ``targets`` (default: every challenge of the round)."""
+def plan(rnd: st.Round, opened: Opened, root: Path, targets: list[str] | None = None,
+         draw: int | None = None) -> Plan:
+    """Plan the replay of ``targets`` (default: every challenge of the round). A kind judged
+    on a post-deadline draw is replayed on its domain sampled with ``draw`` (``rules.draw``),
+    never on the public sample."""
     out = Plan(rnd)
     groups: dict[tuple[str, int], list[str]] = {}
     for target in sorted(rnd.challenges) if targets is None else sorted(targets):
@@ -62,15 +66,20 @@ def plan(rnd: st.Round, opened: Opened, root: Path, targets: list[str] | None = 
         # A kind judged against its public model stands without the secret (which then only
         # checks the accuracy claim).
         void = opened.missing.get((target, SECRET_ITEM)) if kind.secret_required else None
-        dom = None
+        dom, drawn = None, draw if kind.judged_on_draw else None
+        problem = kinds.domain_problem(kind, ch.domain)
+        if void is None and problem is not None:
+            void = problem
+        elif void is None and drawn is None and kind.judged_on_draw:
+            void = "no draw seed: the round's salts are not revealed"
         if void is None and kind.replayed:
-            seed = int(ch.meta.get("seed", 0))
+            seed = int(ch.meta.get("seed", 0)) if drawn is None else drawn
             try:
                 dom = domains.parse(ch.domain, root=root, seed=seed)
             except Exception as exc:  # a broken domain voids this challenge only
                 void = f"domain unusable: {str(exc).splitlines()[0]}"
             else:
                 groups.setdefault((dom.identity(), seed), []).append(target)
-        out.challenges[target] = ChallengePlan(target, ch, kind, solvers, dom, void)
+        out.challenges[target] = ChallengePlan(target, ch, kind, solvers, dom, void, drawn)
     out.groups = list(groups.values())
     return out

@@ -18,6 +18,7 @@ class Opened:
     records to commit for what it opened from escrow."""
 
     payloads: dict[Item, bytes] = field(default_factory=dict)
+    salts: dict[Item, str] = field(default_factory=dict)  # base64, of every opened item
     missing: dict[Item, str] = field(default_factory=dict)
     new_files: dict[str, bytes | None] = field(default_factory=dict)
 
@@ -41,6 +42,7 @@ def open_secrets(state: st.State, rnd: st.Round, closer: keystore.Identity | Non
                 checks.reveal_matches(state.info, rnd, owner, item, seal.unb64(rv.salt),
                                       payload, where)
                 out.payloads[(owner, item)] = payload
+                out.salts[(owner, item)] = seal.b64(seal.unb64(rv.salt))
                 continue
             blob = snap.read(layout.escrow_path(rnd.number, owner, item))
             if blob is None or closer is None:
@@ -51,6 +53,7 @@ def open_secrets(state: st.State, rnd: st.Round, closer: keystore.Identity | Non
             salt, payload = seal.unpack_secret(seal.open_escrow(closer.escrow, context, blob))
             checks.reveal_matches(state.info, rnd, owner, item, salt, payload, where)
             out.payloads[(owner, item)] = payload
+            out.salts[(owner, item)] = seal.b64(salt)
             out.new_files.update(checks.reveal_files(rnd, owner, item, salt, payload, "closer",
                                                      closer.signing))
         except (SealError, EntryError) as exc:

@@ -151,7 +151,7 @@ def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 1
 
 
-_FACTS = {"void", "model_accuracy", "model_agreement", "submissions"}
+_FACTS = {"void", "model_accuracy", "model_agreement", "draw_seed", "submissions"}
 
 
 def _check_facts(part: Part, rnd: st.Round) -> None:
@@ -163,6 +163,9 @@ def _check_facts(part: Part, rnd: st.Round) -> None:
             raise ShardError(f"{where}: facts of '{target}' are malformed")
         if not (f["void"] is None or isinstance(f["void"], str)) or not all(
                 f[k] is None or _fraction(f[k]) for k in ("model_accuracy", "model_agreement")):
+            raise ShardError(f"{where}: facts of '{target}' are malformed")
+        if not (f["draw_seed"] is None or (isinstance(f["draw_seed"], int)
+                                           and not isinstance(f["draw_seed"], bool))):
             raise ShardError(f"{where}: facts of '{target}' are malformed")
         want = {s for (s, t) in rnd.submissions if t == target}
         if set(subs) != want:

@@ -14,6 +14,8 @@ differently by kind asks the ``Kind`` here instead of comparing strings.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,6 +34,7 @@ class Kind:
     secret_required: bool     # a secret that fails to reveal voids the challenge
     submission: str           # what a team submits, in messages
     summary: str              # one line for help texts and the site
+    judged_on_draw: bool = False  # on inputs drawn after submit-by, never the public ones
 
     @property
     def model_can_solve(self) -> bool:
@@ -43,12 +46,36 @@ class Kind:
 LABELER = Kind("labeler", "labeler.py", ".py", True, "labeler", True, "program",
                "recover the labeling program the model was trained on")
 EMULATE = Kind("emulate", "labeler.py", ".py", True, "model", False, "program",
-               "reproduce the published model's own outputs, mistakes included")
+               "reproduce the published model's own outputs, mistakes included", True)
 FLAG = Kind("flag", "flag.txt", ".txt", False, "flag", True, "flag guess",
             "name the string planted in the model")
 
 KINDS: dict[str, Kind] = {k.name: k for k in (LABELER, EMULATE, FLAG)}
 DEFAULT = LABELER.name
+
+
+# A kind judged against the public model must be judged on inputs nobody could tabulate: a
+# sampled token domain whose space is far larger than any program (the rulebook caps programs
+# at a few hundred kB), judged on a fresh sample drawn after submit-by (``rules.draw``).
+MIN_DRAW_SPACE = 2**32
+_SAMPLED = re.compile(r"^tokens:(\d+)x(\d+):(\d+)$")
+
+
+def domain_problem(kind: Kind, spec: str) -> str | None:
+    """Why ``kind`` cannot be judged on domain ``spec``, or None. Pure (the spec string)."""
+    if not kind.judged_on_draw:
+        return None
+    m = _SAMPLED.match(spec.strip())
+    if m is None:
+        return (f"an {kind.name} challenge is judged against its public model, so it needs "
+                f"inputs nobody can tabulate: a sampled domain tokens:VOCABxLEN:N (judged on N "
+                f"fresh inputs drawn after submit-by), not {spec!r}, which anyone can "
+                "enumerate")
+    vocab, length = int(m.group(1)), int(m.group(2))
+    if vocab < 2 or length * math.log2(vocab) < math.log2(MIN_DRAW_SPACE):
+        return (f"an {kind.name} challenge needs a space of inputs too large to tabulate "
+                f"(at least 2^32 sequences); {spec!r} has only {vocab**length:,}")
+    return None
 
 
 def get(name: str) -> Kind:
