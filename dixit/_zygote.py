@@ -256,7 +256,7 @@ class Zygote:
                 sb.mount_scratch(scratch, self.scratch_bytes, SCRATCH_INODES)
                 mounted = True
             if self.cgroups:
-                cgroups = sb.cgroup_job_create(self.cgroups, name, tasks=sb.TASKS,
+                cgroups = sb.cgroup_job_create(self.cgroups, f"job-{name}", tasks=sb.TASKS,
                                                memory_bytes=self.memory_bytes)
             for target in (out_path, res_path):
                 fds.append(os.open(target, flags, 0o600))
@@ -268,7 +268,7 @@ class Zygote:
         except OSError as exc:
             for fd in fds:
                 os.close(fd)
-            self._cleanup(scratch, mounted, name, cgroups)
+            self._cleanup(scratch, mounted, f"job-{name}", cgroups)
             for target in (out_path, res_path):
                 _unlink(target)
             return {"op": "done", "job": job, "seconds": 0.0,
@@ -304,7 +304,7 @@ class Zygote:
         finally:
             os.close(pidfd)
             os.close(ready_r)
-            self._cleanup(scratch, mounted, name, cgroups)
+            self._cleanup(scratch, mounted, f"job-{name}", cgroups)
         header: dict[str, Any] = {
             "op": "done", "job": job, "seconds": round(seconds, 6),
             "cpu": round(usage.ru_utime + usage.ru_stime, 6), "timed_out": timed_out,
@@ -333,14 +333,14 @@ class Zygote:
                     raise
         raise AssertionError("unreachable")
 
-    def _cleanup(self, scratch: str, mounted: bool, name: str, cgroups: list[int]) -> None:
+    def _cleanup(self, scratch: str, mounted: bool, cg_name: str, cgroups: list[int]) -> None:
         """Remove a job's scratch and cgroups; never raises. What cannot be removed is logged
         and left: names are never reused, so it cannot affect any later program."""
         sb = self.sandbox
         ok = not mounted or sb.unmount_scratch(scratch)  # frees the whole tree at once
         ok = sb.remove_tree(scratch) and ok
         if cgroups:
-            ok = sb.cgroup_job_remove(self.cgroups, name, cgroups) and ok
+            ok = sb.cgroup_job_remove(self.cgroups, cg_name, cgroups) and ok
         if not ok:
             print(f"dixit zygote: could not fully clean up {scratch}", file=sys.stderr)
 
