@@ -9,6 +9,13 @@ The zygote only ever sees a program's *path*: the child reads the file itself, a
 so no program's source is ever in the zygote's memory (and hence in a later sibling's).
 Children write their result (a frame: JSON header + label bytes) to fd 3 and stdout/stderr to
 fds 1/2, both files that only the engine reads (see ``Zygote.run``).
+
+Per program the zygote makes a scratch directory (a tmpfs with a quota, in its private mount
+namespace) and a pids and a memory cgroup, all under names never used before; the child joins
+the cgroups before anything else and, once its sandbox is complete, writes one byte to fd 4.
+A child that ends without that byte never ran the program: the job is reported as ``retry``
+(as is a fork the kernel keeps refusing), never as the program's failure. Cleanup cannot fail
+in a way that matters to any other program.
 """
 
 from __future__ import annotations
@@ -144,6 +151,8 @@ class Zygote:
                 raise RuntimeError(f"cannot enter a private {want} namespace")
         self.netns, self.mountns, self.ipcns = ns["net"], ns["mount"], ns["ipc"]
         self.cgroups: list[dict[str, Any]] = sandbox.cgroup_open_runs(cfg.get("cgroups") or [])
+        if self.mountns:
+            sandbox.hide_cgroupfs()  # children never see a cgroup file system by path
         self.seccomp = sandbox.seccomp_template() if self.iso.get("seccomp") else None
         # Without a seccomp filter SysV IPC is allowed: then each child gets its own IPC
         # namespace, so whatever it makes is gone when it ends and no sibling can see it.

@@ -192,6 +192,24 @@ def test_fork_that_never_succeeds_aborts_the_run_instead_of_scoring(
     assert _refused_forks(choke_cgroup) >= replay.START_ATTEMPTS
 
 
+CGROUP_ESCAPE = """
+import os
+with open("__PROCS__", "w") as f:  # uid 0 owns the cgroup files: no capability needed
+    f.write(str(os.getpid()))
+""" + ZERO
+
+
+@needs_root
+@needs_full
+def test_program_cannot_leave_its_cgroup_even_without_landlock(tmp_path: Path) -> None:
+    procs = os.path.join(_pids_base(), "cgroup.procs")
+    src = CGROUP_ESCAPE.replace("__PROCS__", procs)
+    err = _run(tmp_path, {"p": src}, disable="landlock")["p"].error or ""
+    assert "No such file or directory" in err, err  # the zygote hid every cgroupfs
+    # the attack is real: where the cgroup file system is visible, the program leaves
+    assert _run(tmp_path, {"p": src}, disable="landlock,mountns")["p"].error is None
+
+
 # -- 6. SysV IPC ----------------------------------------------------------------------------------
 
 _libc = ctypes.CDLL(None, use_errno=True)
