@@ -7,6 +7,12 @@ Every program runs in a fresh child forked from a zygote and confined by ``dixit
 its labels and output to files that this engine reads and validates; the zygote only reports
 how the child ended, so no program's bytes ever live in a process later programs fork from.
 
+Everything on disk (the zygotes' folders, revealed programs) lives in private folders
+``dixit-replay-<pid>-*`` under a 0700 per-user directory (``private_folder``), each locked while
+in use: the folders of a run that was killed are removed by the next run, as are its cgroups.
+A program that could not be started (fork refused, sandbox setup failed) is retried, and if it
+still cannot start the run fails with DixitError: that is never scored as the team's failure.
+
 This module compares nothing: callers compare labels outside any program's process. A zygote
 that dies is restarted and the program it was running is reported as an error; the engine
 never hangs on a program (the zygote enforces the wall-time limit, and the engine kills a

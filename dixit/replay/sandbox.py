@@ -2,23 +2,37 @@
 
 ``probe()`` reports what this kernel offers. The ``apply_*`` functions are meant to be called
 inside a freshly forked, single-threaded child (see ``dixit._zygote``), in this order:
-``set_rlimits`` -> ``drop_privileges`` -> ``apply_landlock`` -> ``apply_seccomp``.
+``cgroup_join`` -> ``set_rlimits`` -> ``drop_privileges`` -> ``apply_landlock`` ->
+``apply_seccomp``.
 
+- cgroups (v1 or v2, whichever hierarchy has the controller) give every program its own
+  ``pids`` limit (``TASKS``: RLIMIT_NPROC does not bind uid 0) and ``memory`` limit, which
+  counts what RLIMIT_AS cannot see: memfd and tmpfs pages, kernel memory;
+- namespaces, entered once by the zygote: an empty network namespace, a private IPC namespace
+  (and one per child when no seccomp filter denies SysV IPC), a private mount namespace in
+  which each child's scratch is a tmpfs of its own with a quota on bytes and files (unmounted,
+  however deep, when the child ends) and /dev/shm is an empty read-only tmpfs;
 - rlimits bound CPU time, address space (relative to what the process already maps), file
   size, open files and tasks, and disable core dumps;
 - Landlock (when the kernel has it) confines the file system to read-only access to what Python
   and torch need plus read-write access to one private scratch directory; from ABI 4 it also
   denies TCP bind/connect, from ABI 6 it stops signals and abstract unix sockets that would
   leave the sandbox;
-- a seccomp-bpf filter (x86_64) denies sockets, process creation (threads stay allowed), exec,
-  ptrace and cross-process memory access, signals to anyone but the process itself, namespace,
-  mount, key, bpf, io_uring and similar escape hatches, and metadata tampering (chmod, chown,
-  utimes, xattrs) that Landlock does not cover;
+- a seccomp-bpf filter (x86_64 and aarch64: ``ARCHES``) denies sockets, process creation
+  (threads stay allowed), exec, ptrace and cross-process memory access, signals to anyone but
+  the process itself, SysV IPC, POSIX message queues, memfd, namespace, mount, key, bpf,
+  io_uring and similar escape hatches, and metadata tampering (chmod, chown, utimes, xattrs)
+  that Landlock does not cover;
 - capabilities are dropped so that a root child cannot raise its own rlimits.
 
-``DIXIT_SANDBOX_DISABLE`` (comma separated: ``landlock``, ``seccomp``, ``netns``) caps what
-``probe()`` reports and hence what is applied; it exists for tests and for debugging, and
-weakens isolation accordingly.
+"full" isolation needs Landlock, seccomp, both cgroups and the scratch quota; without any of
+them the level is "partial" and ``Isolation.missing`` says what is missing and why (never an
+error: a read-only cgroupfs or an unprivileged user simply get less). ``remove_tree`` removes
+what a program left behind, whatever it did to it.
+
+``DIXIT_SANDBOX_DISABLE`` (comma separated: ``landlock``, ``seccomp``, ``netns``, ``ipcns``,
+``mountns``, ``cgroups``) caps what ``probe()`` reports and hence what is applied; it exists
+for tests and for debugging, and weakens isolation accordingly.
 """
 
 from __future__ import annotations
@@ -489,6 +503,26 @@ def mount_scratch(path: str, size_bytes: int, inodes: int) -> None:
                    opts) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount tmpfs on {path}: {os.strerror(err)}")
+
+
+def hide_cgroupfs() -> list[str]:
+    """Cover every cgroup file system with an empty read-only tmpfs (in the zygote's private
+    mount namespace, after it has opened its run directories: descriptors keep reaching the
+    real ones). Without Landlock a uid-0 child could otherwise write its own pid elsewhere or
+    raise its own limits: cgroup files are root's, and owners need no capability. Returns what
+    was covered."""
+    covered: list[str] = []
+    points = sorted({p for _, p, _, _ in _cgroup_mounts()}, key=len)
+    if any(p.startswith("/sys/fs/cgroup/") for p in points):
+        points.insert(0, "/sys/fs/cgroup")  # the usual tmpfs holding the v1 hierarchies
+    for point in points:
+        if any(point == c or point.startswith(c.rstrip("/") + "/") for c in covered):
+            continue
+        if _libc.mount(b"tmpfs", os.fsencode(point), b"tmpfs",
+                       MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                       b"size=4096,mode=0555") == 0:
+            covered.append(point)
+    return covered
 
 
 def unmount_scratch(path: str) -> bool:
@@ -972,7 +1006,8 @@ def set_rlimits(*, cpu_seconds: float, memory_mb: int, file_bytes: int, nofile: 
 
     Address space is relative to what this process already maps (a zygote with torch loaded
     maps a lot of virtual memory it never touches); tasks are relative to the system-wide
-    count, which bounds thread bombs without knowing how many tasks this uid already runs."""
+    count, which bounds thread bombs without knowing how many tasks this uid already runs
+    (for anyone but uid 0, which RLIMIT_NPROC does not bind: the pids cgroup does)."""
     cpu = max(1, int(cpu_seconds + 0.999))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     with open("/proc/self/statm", "rb") as f:

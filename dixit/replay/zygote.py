@@ -10,6 +10,13 @@ The zygote only ever sees a program's *path*: the child reads the file itself, a
 so no program's source is ever in the zygote's memory (and hence in a later sibling's).
 Children write their result (a frame: JSON header + label bytes) to fd 3 and stdout/stderr to
 fds 1/2, both files that only the engine reads (see ``Zygote.run``).
+
+Per program the zygote makes a scratch directory (a tmpfs with a quota, in its private mount
+namespace) and a pids and a memory cgroup, all under names never used before; the child joins
+the cgroups before anything else and, once its sandbox is complete, writes one byte to fd 4.
+A child that ends without that byte never ran the program: the job is reported as ``retry``
+(as is a fork the kernel keeps refusing), never as the program's failure. Cleanup cannot fail
+in a way that matters to any other program.
 """
 
 from __future__ import annotations
@@ -147,6 +154,8 @@ class Zygote:
                 raise RuntimeError(f"cannot enter a private {want} namespace")
         self.netns, self.mountns, self.ipcns = ns["net"], ns["mount"], ns["ipc"]
         self.cgroups: list[dict[str, Any]] = sandbox.cgroup_open_runs(cfg.get("cgroups") or [])
+        if self.mountns:
+            sandbox.hide_cgroupfs()  # children never see a cgroup file system by path
         self.seccomp = sandbox.seccomp_template() if self.iso.get("seccomp") else None
         # Without a seccomp filter SysV IPC is allowed: then each child gets its own IPC
         # namespace, so whatever it makes is gone when it ends and no sibling can see it.
@@ -259,7 +268,7 @@ class Zygote:
                 sb.mount_scratch(scratch, self.scratch_bytes, SCRATCH_INODES)
                 mounted = True
             if self.cgroups:
-                cgroups = sb.cgroup_job_create(self.cgroups, name, tasks=sb.TASKS,
+                cgroups = sb.cgroup_job_create(self.cgroups, f"job-{name}", tasks=sb.TASKS,
                                                memory_bytes=self.memory_bytes)
             for target in (out_path, res_path):
                 fds.append(os.open(target, flags, 0o600))
@@ -271,7 +280,7 @@ class Zygote:
         except OSError as exc:
             for fd in fds:
                 os.close(fd)
-            self._cleanup(scratch, mounted, name, cgroups)
+            self._cleanup(scratch, mounted, f"job-{name}", cgroups)
             for target in (out_path, res_path):
                 _unlink(target)
             return {"op": "done", "job": job, "seconds": 0.0,
@@ -307,7 +316,7 @@ class Zygote:
         finally:
             os.close(pidfd)
             os.close(ready_r)
-            self._cleanup(scratch, mounted, name, cgroups)
+            self._cleanup(scratch, mounted, f"job-{name}", cgroups)
         header: dict[str, Any] = {
             "op": "done", "job": job, "seconds": round(seconds, 6),
             "cpu": round(usage.ru_utime + usage.ru_stime, 6), "timed_out": timed_out,
@@ -336,14 +345,14 @@ class Zygote:
                     raise
         raise AssertionError("unreachable")
 
-    def _cleanup(self, scratch: str, mounted: bool, name: str, cgroups: list[int]) -> None:
+    def _cleanup(self, scratch: str, mounted: bool, cg_name: str, cgroups: list[int]) -> None:
         """Remove a job's scratch and cgroups; never raises. What cannot be removed is logged
         and left: names are never reused, so it cannot affect any later program."""
         sb = self.sandbox
         ok = not mounted or sb.unmount_scratch(scratch)  # frees the whole tree at once
         ok = sb.remove_tree(scratch) and ok
         if cgroups:
-            ok = sb.cgroup_job_remove(self.cgroups, name, cgroups) and ok
+            ok = sb.cgroup_job_remove(self.cgroups, cg_name, cgroups) and ok
         if not ok:
             print(f"dixit zygote: could not fully clean up {scratch}", file=sys.stderr)
 
