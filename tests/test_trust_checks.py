@@ -1,0 +1,364 @@
+"""The rules of every entry (``dixit.league.checks``) on the states of small real ledgers.
+
+Each check is called on the state ``state.load`` reads from a real ledger (``tests.ledgers``),
+with times set exactly at its deadlines, and each refusal is asserted by its whole message: the
+CLI, pull-request validation and verify all show these words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from dixit.errors import ChallengeError, DixitError, EntryError, PhaseError, SealError
+from dixit.league import checks
+from dixit.ledger import clock, entries, keystore, layout, protocol, seal
+from dixit.ledger import state as st
+from dixit.ledger.store import Ledger
+from dixit.rules import kinds
+from tests import ledgers
+from tests.conftest import Runner
+from tests.ledgers import CLOSED, OPEN, REVEALED, Built
+
+S = timedelta(seconds=1)
+UNKNOWN_ZED = ("unknown team 'zed' (registered: alice, bob, carol, dave); the organizer adds "
+               "teams with `dixit team add NAME`")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> dict[str, Built]:
+    return ledgers.bases(tmp_path_factory, dixit)
+
+
+@pytest.fixture(scope="module")
+def states(built: dict[str, Built]) -> dict[str, st.State]:
+    return {name: st.load(Ledger(b.root).snapshot()) for name, b in built.items()}
+
+
+@pytest.fixture
+def open_state(states: dict[str, st.State]) -> st.State:
+    return states[OPEN]
+
+
+@pytest.fixture
+def rnd(open_state: st.State) -> st.Round:
+    return open_state.rounds[1]
+
+
+def refused(exc: type[DixitError], message: str, fn: Any, *args: Any) -> None:
+    with pytest.raises(exc) as err:
+        fn(*args)
+    assert str(err.value) == message
+    assert type(err.value) is exc
+
+
+# -- organizer entries -------------------------------------------------------------------------
+
+
+def test_registration(open_state: st.State) -> None:
+    assert checks.registration(open_state, "frank") is None
+    refused(EntryError, "team 'alice' is already registered", checks.registration, open_state,
+            "alice")
+    with pytest.raises(EntryError, match="invalid team name 'Frank'"):
+        checks.registration(open_state, "Frank")
+
+
+def test_rotation(open_state: st.State) -> None:
+    bob = open_state.teams["bob"]
+    new = keystore.generate("team-bob").public
+    assert checks.rotation(open_state, "bob", 1, bob.key, new) is None
+    refused(EntryError, "the next key rotation of 'bob' is number 1", checks.rotation,
+            open_state, "bob", 2, bob.key, new)
+    refused(EntryError, "the next key rotation of 'bob' is number 1", checks.rotation,
+            open_state, "bob", 0, bob.key, new)
+    refused(EntryError, "the rotation does not replace the key registered now", checks.rotation,
+            open_state, "bob", 1, new, new)
+    refused(EntryError, "team 'bob' has held this key before; rotate to a new key",
+            checks.rotation, open_state, "bob", 1, bob.key, bob.key)
+    refused(EntryError, UNKNOWN_ZED, checks.rotation, open_state, "zed", 1, bob.key, new)
+
+
+def test_rotation_after_one_rotation(open_state: st.State) -> None:
+    """After a rotation the next is number 2, replaces the second key, and neither of the two
+    keys held may come back."""
+    bob = open_state.teams["bob"]
+    k1 = keystore.generate("team-bob").public
+    k2 = keystore.generate("team-bob").public
+    state = replace(open_state, teams={**open_state.teams, "bob": replace(bob, history=(
+        bob.key, k1))})
+    assert checks.rotation(state, "bob", 2, k1, k2) is None
+    refused(EntryError, "the next key rotation of 'bob' is number 2", checks.rotation, state,
+            "bob", 1, k1, k2)
+    refused(EntryError, "the rotation does not replace the key registered now", checks.rotation,
+            state, "bob", 2, bob.key, k2)
+    refused(EntryError, "team 'bob' has held this key before; rotate to a new key",
+            checks.rotation, state, "bob", 2, k1, bob.key)
+
+
+def test_removal(states: dict[str, st.State]) -> None:
+    assert checks.removal(states[OPEN], "dave") is None
+    refused(EntryError, UNKNOWN_ZED, checks.removal, states[OPEN], "zed")
+    removed = states[CLOSED].teams["dave"].removed
+    assert removed
+    refused(EntryError, f"team 'dave' was removed from the tournament ({removed}); it can no "
+            "longer act", checks.removal, states[CLOSED], "dave")
+
+
+def test_next_round(states: dict[str, st.State]) -> None:
+    refused(PhaseError, "round 1 is still open; close it with `dixit score` before opening the "
+            "next", checks.next_round, states[OPEN], 2)
+    refused(PhaseError, "round 1 is still open; close it with `dixit score` before opening the "
+            "next", checks.next_round, states[REVEALED], 1)
+    closed = states[CLOSED]
+    assert checks.next_round(closed, 2) is None
+    for wrong in (1, 3):
+        refused(EntryError, "rounds are opened in order; the next is 2", checks.next_round,
+                closed, wrong)
+    fresh = replace(closed, rounds={})
+    assert checks.next_round(fresh, 1) is None
+    refused(EntryError, "rounds are opened in order; the next is 1", checks.next_round, fresh, 2)
+    refused(EntryError, "rounds are opened in order; the next is 1", checks.next_round, fresh, 0)
+
+
+@pytest.mark.parametrize(("active", "ok"), [(0, False), (1, False), (2, True), (3, True)])
+def test_next_round_needs_two_active_teams(states: dict[str, st.State], active: int,
+                                           ok: bool) -> None:
+    closed = states[CLOSED]
+    teams = {n: replace(t, removed=None if i < active else "2026-01-01T00:00:00Z")
+             for i, (n, t) in enumerate(sorted(closed.teams.items()))}
+    state = replace(closed, teams=teams, rounds={})
+    if ok:
+        assert checks.next_round(state, 1) is None
+    else:
+        refused(PhaseError, "a round needs at least two registered teams (`dixit team add`)",
+                checks.next_round, state, 1)
+
+
+# -- team entries of a round -------------------------------------------------------------------
+
+
+def test_open_round(states: dict[str, st.State]) -> None:
+    opened = states[OPEN]
+    assert checks.open_round(opened, None) is opened.rounds[1]
+    assert checks.open_round(opened, 1) is opened.rounds[1]
+    refused(EntryError, "round 2 is not open", checks.open_round, opened, 2)
+    refused(EntryError, "round 0 is not open", checks.open_round, opened, 0)
+    refused(PhaseError, "round 1 is closed", checks.open_round, states[CLOSED], None)
+    refused(PhaseError, "round 1 is closed", checks.open_round, states[CLOSED], 1)
+    refused(EntryError, "no round is open yet; the organizer runs `dixit round open`",
+            checks.open_round, replace(opened, rounds={}), None)
+
+
+def _late(action: str, rnd: st.Round, until: datetime, now: datetime) -> str:
+    return (f"too late: {action} in round {rnd.number} closed at {clock.iso(until)} "
+            f"(now {clock.iso(now)})")
+
+
+def test_proposal(states: dict[str, st.State], open_state: st.State, rnd: st.Round) -> None:
+    before = rnd.propose_by - S
+    assert checks.proposal(open_state, rnd, "dave", before) is None
+    refused(PhaseError, _late("proposing", rnd, rnd.propose_by, rnd.propose_by), checks.proposal,
+            open_state, rnd, "dave", rnd.propose_by)
+    refused(EntryError, "'alice' already proposed a challenge in round 1", checks.proposal,
+            open_state, rnd, "alice", before)
+    refused(EntryError, UNKNOWN_ZED, checks.proposal, open_state, rnd, "zed", before)
+    closed = states[CLOSED]
+    refused(PhaseError, "round 1 is closed; proposing is no longer possible", checks.proposal,
+            closed, closed.rounds[1], "erin", before)
+
+
+def test_challenge_meta() -> None:
+    assert checks.challenge_meta({"kind": "flag"}) is kinds.FLAG
+    assert checks.challenge_meta({"kind": "emulate"}) is kinds.EMULATE
+    assert checks.challenge_meta({}) is kinds.LABELER
+    refused(ChallengeError, "unknown challenge kind 'x'; choose one of labeler, emulate, flag",
+            checks.challenge_meta, {"kind": "x"})
+
+
+@pytest.mark.parametrize(("size", "limit", "message"), [
+    (0, 0, None),
+    (10, 10, None),
+    (11, 10, "11 bytes, over the rulebook's limit of 10 (limits.max_model_bytes)"),
+    (1_234_567, 1_000_000,
+     "1,234,567 bytes, over the rulebook's limit of 1,000,000 (limits.max_model_bytes)"),
+])
+def test_model_size(size: int, limit: int, message: str | None) -> None:
+    if message is None:
+        assert checks.model_size(size, limit) is None
+    else:
+        refused(EntryError, message, checks.model_size, size, limit)
+
+
+def test_submission(states: dict[str, st.State], open_state: st.State, rnd: st.Round) -> None:
+    before = rnd.submit_by - S
+    assert checks.submission(open_state, rnd, "bob", "alice", before) is rnd.challenges["alice"]
+    assert checks.submission(open_state, rnd, "dave", "carol", rnd.propose_by - S) \
+        is rnd.challenges["carol"]
+    refused(PhaseError, _late("submitting", rnd, rnd.submit_by, rnd.submit_by),
+            checks.submission, open_state, rnd, "bob", "alice", rnd.submit_by)
+    refused(PhaseError, "'dave' has not proposed a challenge in round 1 (proposed so far: alice, "
+            "bob, carol)", checks.submission, open_state, rnd, "bob", "dave", before)
+    refused(PhaseError, "'dave' has not proposed a challenge in round 1 (proposed so far: none)",
+            checks.submission, open_state, replace(rnd, challenges={}), "bob", "dave", before)
+    refused(EntryError, "'alice' cannot submit to its own challenge", checks.submission,
+            open_state, rnd, "alice", "alice", before)
+    closed = states[CLOSED]
+    refused(PhaseError, "round 1 is closed; submitting is no longer possible", checks.submission,
+            closed, closed.rounds[1], "bob", "alice", before)
+
+
+def test_submitter(states: dict[str, st.State]) -> None:
+    opened, closed = states[OPEN], states[CLOSED]
+    assert checks.submitter(opened, "bob", "alice") is None
+    refused(EntryError, "'bob' cannot submit to its own challenge", checks.submitter, opened,
+            "bob", "bob")
+    refused(EntryError, UNKNOWN_ZED, checks.submitter, opened, "zed", "alice")
+    refused(EntryError, UNKNOWN_ZED, checks.submitter, opened, "alice", "zed")
+    removed = closed.teams["dave"].removed
+    gone = f"team 'dave' was removed from the tournament ({removed}); it can no longer act"
+    refused(EntryError, gone, checks.submitter, closed, "dave", "alice")
+    refused(EntryError, gone, checks.submitter, closed, "alice", "dave")  # takes no programs
+    refused(EntryError, gone, checks.submitter, closed, "dave", "dave")
+
+
+def test_team_reveal(states: dict[str, st.State], rnd: st.Round) -> None:
+    assert checks.team_reveal(rnd, rnd.submit_by) is None
+    assert checks.team_reveal(rnd, rnd.submit_by + S) is None
+    refused(PhaseError, f"too early: reveals open after submit-by ({clock.iso(rnd.submit_by)}), "
+            "so no one can copy a secret", checks.team_reveal, rnd, rnd.submit_by - S)
+    refused(PhaseError, "round 1 is closed; nothing left to reveal", checks.team_reveal,
+            states[CLOSED].rounds[1], rnd.submit_by + S)
+
+
+@pytest.mark.parametrize("rv", [{"by": "closer"}, {}, {"by": "Team"}])
+def test_team_reveal_entry_is_by_the_team(rv: dict[str, Any]) -> None:
+    refused(EntryError, "a team's reveal must say by = \"team\"; only the closer reveals from "
+            "escrow", checks.team_reveal_entry, rv)
+
+
+def test_team_reveal_entry_by_team() -> None:
+    assert checks.team_reveal_entry({"by": "team"}) is None
+
+
+# -- what is sealed ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("team", "items"), [
+    ("alice", ["labeler", "bob", "carol"]),
+    ("bob", ["labeler", "alice"]),
+    ("carol", ["labeler", "alice"]),
+    ("dave", ["carol"]),
+    ("erin", []),
+])
+def test_sealed_items(rnd: st.Round, team: str, items: list[str]) -> None:
+    assert checks.sealed_items(rnd, team) == items
+
+
+@pytest.mark.parametrize(("owner", "item", "expected"), [
+    ("alice", "labeler", True),
+    ("dave", "labeler", False),
+    ("bob", "alice", True),
+    ("alice", "dave", False),
+    ("bob", "carol", False),
+])
+def test_has_sealed(rnd: st.Round, owner: str, item: str, expected: bool) -> None:
+    assert checks.has_sealed(rnd, owner, item) is expected
+
+
+def test_has_sealed_needs_the_target_challenge(rnd: st.Round) -> None:
+    without = replace(rnd, challenges={t: c for t, c in rnd.challenges.items() if t != "carol"})
+    assert ("alice", "carol") in without.submissions
+    assert checks.has_sealed(without, "alice", "carol") is False
+    assert checks.has_sealed(without, "alice", "bob") is True
+
+
+def test_seal_of(rnd: st.Round) -> None:
+    assert checks.seal_of(rnd, "alice", "labeler") is rnd.challenges["alice"].seal
+    assert checks.seal_of(rnd, "bob", "alice") is rnd.submissions[("bob", "alice")].seal
+
+
+def test_context_for_is_what_was_sealed(built: dict[str, Built], open_state: st.State,
+                                        rnd: st.Round, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The context verify and the closer derive is exactly the one each escrow was encrypted
+    to: the closer's key opens every escrow of the round under it, and its content opens the
+    seal."""
+    info = open_state.info
+    for owner, kind in (("alice", "labeler"), ("carol", "flag")):
+        ch = rnd.challenges[owner]
+        assert checks.context_for(info, rnd, owner, "labeler") == {
+            "purpose": "labeler", "tournament": info.id, "round": 1, "team": owner,
+            "kind": kind, "domain": ch.seal["domain_id"], "model_sha256": ch.seal["model_sha256"]}
+    assert checks.context_for(info, rnd, "bob", "alice") == {
+        "purpose": "program", "tournament": info.id, "round": 1, "team": "bob",
+        "target": "alice", "challenge": rnd.challenges["alice"].seal["commitment"]}
+    monkeypatch.setenv("DIXIT_HOME", str(built[OPEN].keys))
+    closer = keystore.load(info.id, "closer")
+    snap = open_state.snapshot
+    for owner, item in [(t, "labeler") for t in rnd.challenges] + sorted(rnd.submissions):
+        blob = snap.read(layout.escrow_path(1, owner, item))
+        assert blob is not None
+        context = checks.context_for(info, rnd, owner, item)
+        salt, payload = seal.unpack_secret(seal.open_escrow(closer.escrow, context, blob))
+        checks.reveal_matches(info, rnd, owner, item, salt, payload, "here")
+        with pytest.raises(SealError):
+            seal.open_escrow(closer.escrow, {**context, "round": 2}, blob)
+        with pytest.raises(SealError) as err:
+            checks.reveal_matches(info, rnd, owner, item, salt, payload + b" ", "here")
+        assert str(err.value) == "here: revealed content does not match its seal"
+
+
+def test_context_for_a_seal_without_its_fields(open_state: st.State, rnd: st.Round) -> None:
+    """What is missing from a seal is sealed as empty (so such a seal never opens)."""
+    bare = replace(rnd, challenges={t: replace(c, seal={}) for t, c in rnd.challenges.items()})
+    info = open_state.info
+    assert checks.context_for(info, bare, "alice", "labeler") == protocol.secret_context(
+        info.id, 1, "alice", "labeler", "", "")
+    assert checks.context_for(info, bare, "bob", "alice") == protocol.program_context(
+        info.id, 1, "bob", "alice", "")
+
+
+@pytest.mark.parametrize(("owner", "item", "text"), [
+    ("alice", "labeler", "alice's labeler"),
+    ("carol", "labeler", "carol's labeler"),  # every kind's secret is called its labeler
+    ("bob", "alice", "bob's program for alice"),
+])
+def test_describe_item(owner: str, item: str, text: str) -> None:
+    assert checks.describe_item(owner, item) == text
+
+
+@pytest.mark.parametrize(("owner", "item", "kind"), [
+    ("alice", "labeler", kinds.LABELER),
+    ("carol", "labeler", kinds.FLAG),
+    ("alice", "carol", kinds.FLAG),     # a submission has its target's kind
+    ("dave", "carol", kinds.FLAG),
+    ("carol", "alice", kinds.LABELER),
+])
+def test_kind_of_item(rnd: st.Round, owner: str, item: str, kind: kinds.Kind) -> None:
+    assert checks.kind_of_item(rnd, owner, item) is kind
+
+
+@pytest.mark.parametrize(("item", "name"), [("labeler", "labeler.py"), ("bob", "bob.py"),
+                                            ("carol", "carol.txt")])
+def test_reveal_files_are_exactly_what_alice_committed(
+        built: dict[str, Built], states: dict[str, st.State], item: str, name: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signatures are deterministic, so the files ``reveal_files`` builds from alice's kept
+    secret are byte for byte the ones her ``dixit reveal`` committed."""
+    state = states[REVEALED]
+    rnd = state.rounds[1]
+    monkeypatch.setenv("DIXIT_HOME", str(built[REVEALED].keys))
+    salt, payload = keystore.load_secret(state.info.id, 1, "alice", item)
+    alice = keystore.load(state.info.id, "team-alice")
+    files = checks.reveal_files(rnd, "alice", item, salt, payload, "team", alice.signing)
+    base = "rounds/001/reveals/alice"
+    assert sorted(files) == sorted([f"{base}/{item}.toml", f"{base}/{name}"])
+    snap = state.snapshot
+    assert files[f"{base}/{name}"] == payload == snap.read(f"{base}/{name}")
+    assert files[f"{base}/{item}.toml"] == snap.read(f"{base}/{item}.toml")
+    doc = entries.verify(files[f"{base}/{item}.toml"] or b"", "x", alice.public)
+    assert doc == {"reveal": {"owner": "alice", "item": item, "round": 1, "by": "team",
+                              "salt": seal.b64(salt), "file": name,
+                              "sha256": seal.sha256_hex(payload)}}

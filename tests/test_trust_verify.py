@@ -1,0 +1,521 @@
+"""`dixit verify` on tampered copies of small real ledgers: each case asserts the exact list of
+problems, so a check that is removed, weakened or reports the wrong thing fails its case.
+
+Tampering is done two ways. A *new commit* is what a careless or hostile writer does: the
+history shows it. A *history rewrite* (``ledgers.rewrite``) makes a file look as if it had
+always held the bad content, so only the content check itself can catch it; these cases are
+the ones that prove each content check works on its own. Most cases are on an OPEN round
+(proposed and submitted, not revealed or scored), where no "written after the round was
+closed" problem can mask the real one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dixit.league import verify
+from dixit.ledger import entries, keystore, layout
+from dixit.ledger import state as st
+from dixit.ledger.store import Ledger
+from tests import ledgers
+from tests.conftest import Runner, git
+from tests.ledgers import (
+    ALICE,
+    CAROL,
+    CLOSED,
+    DATASET,
+    OPEN,
+    REVEALED,
+    SUB_BOB_ALICE,
+    Built,
+    commit_files,
+    flipped,
+    normalized,
+    rewrite,
+)
+
+RESULTS = "rounds/001/results.toml"
+
+
+def _info(b: Built) -> st.Info:
+    return st.read_info(Ledger(b.root).snapshot())
+
+
+def identity(b: Built, name: str) -> keystore.Identity:
+    return keystore.load(_info(b).id, name)
+
+
+def resigned(b: Built, path: str, edit: Callable[[dict[str, Any]], None], signer: str) -> bytes:
+    """The entry at ``path`` with ``edit`` applied to its payload, signed by ``signer``."""
+    payload, _sig = entries.parse((b.root / path).read_bytes(), path)
+    edit(payload)
+    return entries.signed(payload, identity(b, signer).signing)
+
+
+def _set(*keys: str | int, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(payload: dict[str, Any]) -> None:
+        target: Any = payload
+        for k in keys[:-1]:
+            target = target[k]
+        target[keys[-1]] = value
+    return edit
+
+
+def _challenge(payload: dict[str, Any], proposer: str) -> dict[str, Any]:
+    return next(c for c in payload["challenges"] if c["proposer"] == proposer)
+
+
+# -- tampers -----------------------------------------------------------------------------------
+
+
+def model_rewritten(b: Built) -> None:
+    rewrite(b.root, {f"{ALICE}/model.safetensors": flipped(b.root, f"{ALICE}/model.safetensors")})
+
+
+def model_changed(b: Built) -> None:
+    commit_files(b.root, {f"{ALICE}/model.safetensors":
+                          flipped(b.root, f"{ALICE}/model.safetensors")}, "new weights")
+
+
+def model_never_committed(b: Built) -> None:
+    rewrite(b.root, {f"{ALICE}/model.safetensors": None})
+
+
+def labeler_escrow_rewritten(b: Built) -> None:
+    rewrite(b.root, {f"{ALICE}/labeler.escrow": flipped(b.root, f"{ALICE}/labeler.escrow")})
+
+
+def program_escrow_rewritten(b: Built) -> None:
+    rewrite(b.root, {f"{SUB_BOB_ALICE}.escrow": flipped(b.root, f"{SUB_BOB_ALICE}.escrow", 3)})
+
+
+def program_escrow_changed(b: Built) -> None:
+    # a submission may be replaced until submit-by, so the change itself is no problem; only
+    # the escrow no longer being the one its seal names is
+    commit_files(b.root, {f"{SUB_BOB_ALICE}.escrow": flipped(b.root, f"{SUB_BOB_ALICE}.escrow")},
+                 "new escrow")
+
+
+def submission_deleted(b: Built) -> None:
+    commit_files(b.root, {f"{SUB_BOB_ALICE}.toml": None, f"{SUB_BOB_ALICE}.escrow": None},
+                 "withdraw")
+
+
+def challenge_deleted(b: Built) -> None:
+    commit_files(b.root, {f"{CAROL}/{n}": None
+                          for n in ("challenge.toml", "labeler.escrow", "model.safetensors")},
+                 "carol withdraws")
+
+
+def challenge_never_committed(b: Built) -> None:
+    rewrite(b.root, {f"{CAROL}/{n}": None
+                     for n in ("challenge.toml", "labeler.escrow", "model.safetensors")})
+
+
+def dataset_changed(b: Built) -> None:
+    commit_files(b.root, {DATASET: flipped(b.root, DATASET)}, "data: other images")
+
+
+def dataset_deleted(b: Built) -> None:
+    commit_files(b.root, {DATASET: None}, "data: gone")
+
+
+def stray_files(b: Built) -> None:
+    commit_files(b.root, {"rounds/001/notes.toml": b"x = 1\n", "rounds/notes.txt": b"x\n",
+                          "rounds/draft/round.toml": b"x = 1\n", "teams/notes.txt": b"x\n",
+                          "teams/alice/extra.toml": b"x = 1\n",
+                          "rounds/001/reveals/alice/labeler.md": b"x\n"}, "strays")
+
+
+def entry_with_its_registration(b: Built) -> None:
+    """frank is registered in the same commit as a submission he signed: the entry did not
+    come after his registration."""
+    frank = keystore.generate("team-frank")
+    reg = entries.signed({"team": {"name": "frank", "key": frank.public, "added": "x"}},
+                         identity(b, "organizer").signing)
+    payload, _ = entries.parse((b.root / f"{SUB_BOB_ALICE}.toml").read_bytes(), "x")
+    payload["submission"]["team"] = "frank"
+    commit_files(b.root, {"teams/frank.toml": reg,
+                          "rounds/001/submissions/frank/alice.toml":
+                          entries.signed(payload, frank.signing)}, "frank")
+
+
+def retired_key_after_rotation(b: Built) -> None:
+    old = identity(b, "team-bob")
+    Runner().ok("-C", b.root, "team", "rotate", "bob")
+    payload, _ = entries.parse((b.root / f"{SUB_BOB_ALICE}.toml").read_bytes(), "x")
+    payload["submission"]["submitted"] = "2030-01-01T00:00:00Z"
+    commit_files(b.root, {f"{SUB_BOB_ALICE}.toml": entries.signed(payload, old.signing)},
+                 "bob re-signs with his retired key")
+
+
+def new_key_after_rotation(b: Built) -> None:
+    Runner().ok("-C", b.root, "team", "rotate", "bob")
+    Runner().ok("-C", b.root, "submit", "--team", "bob", "--challenge", "alice",
+                ledgers.PROGRAMS / "bob_for_alice.py")
+
+
+def entry_after_removal(b: Built) -> None:
+    dave = identity(b, "team-dave")
+    Runner().ok("-C", b.root, "team", "remove", "dave")
+    path = "rounds/001/submissions/dave/carol.toml"
+    payload, _ = entries.parse((b.root / path).read_bytes(), path)
+    payload["submission"]["submitted"] = "2030-01-01T00:00:00Z"
+    commit_files(b.root, {path: entries.signed(payload, dave.signing)}, "dave again")
+
+
+def challenge_signature_rewritten(b: Built) -> None:
+    path = f"{ALICE}/challenge.toml"
+    rewrite(b.root, {path: (b.root / path).read_bytes().replace(b"grid:113x113", b"grid:113x114")})
+
+
+def revealed_labeler_rewritten(b: Built) -> None:
+    path = "rounds/001/reveals/alice/labeler.py"
+    rewrite(b.root, {path: (b.root / path).read_bytes() + b"# edited\n"})
+
+
+def revealed_program_changed(b: Built) -> None:
+    path = "rounds/001/reveals/alice/bob.py"
+    commit_files(b.root, {path: (b.root / path).read_bytes() + b"# edited\n"}, "edit")
+
+
+def revealed_guess_never_committed(b: Built) -> None:
+    rewrite(b.root, {"rounds/001/reveals/alice/carol.txt": None})
+
+
+def tag_deleted(b: Built) -> None:
+    git(b.root, "tag", "-d", layout.closed_tag(1))
+
+
+def _results(edit: Callable[[dict[str, Any]], None]) -> ledgers.Tamper:
+    def tamper(b: Built) -> None:
+        rewrite(b.root, {RESULTS: resigned(b, RESULTS, edit, "closer")})
+    return tamper
+
+
+def _more_points(p: dict[str, Any]) -> None:
+    p["points"]["alice"] = 11
+
+
+def _bob_did_not_solve(p: dict[str, Any]) -> None:
+    _challenge(p, "alice")["submissions"][0]["agreement"] = 0.5
+
+
+def _extra_submission(p: dict[str, Any]) -> None:
+    _challenge(p, "bob")["submissions"].append({"team": "dave", "agreement": 0.0,
+                                                "solved": False})
+
+
+def _extra_challenge(p: dict[str, Any]) -> None:
+    p["challenges"].append({"proposer": "dave", "solved_by": [], "submissions": [],
+                            "points": {}})
+
+
+def _fewer_teams(p: dict[str, Any]) -> None:
+    p["teams"] = ["alice", "bob", "carol"]
+
+
+def _threshold(value: float) -> Callable[[dict[str, Any]], None]:
+    def edit(p: dict[str, Any]) -> None:
+        p["rules"]["threshold"] = value
+    return edit
+
+
+def results_changed_after_close(b: Built) -> None:
+    commit_files(b.root, {RESULTS: resigned(b, RESULTS, _more_points, "closer")}, "more points")
+
+
+def stray_after_close(b: Built) -> None:
+    commit_files(b.root, {"rounds/001/notes.txt": b"x\n"}, "notes")
+
+
+def closer_reveal_never_committed(b: Built) -> None:
+    rewrite(b.root, {"rounds/001/reveals/bob/labeler.toml": None,
+                     "rounds/001/reveals/bob/labeler.py": None})
+
+
+def rulebook_changed_after_close(b: Built) -> None:
+    rules = (b.root / layout.RULES).read_text().replace("threshold = 0.99", "threshold = 0.9")
+    commit_files(b.root, {layout.RULES: rules.encode()}, "rules: lower threshold for round 2")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    base: str
+    tamper: ledgers.Tamper | None
+    problems: list[str]
+
+
+def _c(name: str, base: str, tamper: ledgers.Tamper | None, *problems: str) -> Case:
+    return Case(name, base, tamper, list(problems))
+
+
+MODEL = f"{ALICE}/model.safetensors"
+CHANGED = "sealed file changed after it was committed"
+DELETED = "sealed file deleted after it was committed"
+AFTER_CLOSE = "written after round 001 was closed in commit C"
+
+CASES = [
+    _c("pristine open round", OPEN, None),
+    _c("pristine revealed round", REVEALED, None),
+    _c("pristine closed round, a team added and one removed since", CLOSED, None),
+    # -- open round: each content check on its own (history rewritten) and with the history
+    _c("model rewritten in history", OPEN, model_rewritten,
+       f"{MODEL}: does not match the model hash in its seal"),
+    _c("model changed in a new commit", OPEN, model_changed,
+       f"{MODEL} (commit C): {CHANGED}", f"{MODEL}: does not match the model hash in its seal"),
+    _c("model never committed", OPEN, model_never_committed,
+       f"{MODEL}: does not match the model hash in its seal"),
+    _c("labeler escrow rewritten in history", OPEN, labeler_escrow_rewritten,
+       f"{ALICE}/labeler.escrow: does not match its seal"),
+    _c("program escrow rewritten in history", OPEN, program_escrow_rewritten,
+       f"{SUB_BOB_ALICE}.escrow: does not match its seal"),
+    _c("program escrow changed in a new commit", OPEN, program_escrow_changed,
+       f"{SUB_BOB_ALICE}.escrow: does not match its seal"),
+    _c("submission deleted", OPEN, submission_deleted,
+       f"{SUB_BOB_ALICE}.escrow (commit C): a sealed submission was deleted",
+       f"{SUB_BOB_ALICE}.toml (commit C): a sealed submission was deleted"),
+    _c("challenge deleted", OPEN, challenge_deleted,
+       f"{CAROL}/challenge.toml (commit C): {DELETED}",
+       f"{CAROL}/labeler.escrow (commit C): {DELETED}",
+       f"{CAROL}/model.safetensors (commit C): {DELETED}",
+       "rounds/001/submissions/alice/carol.toml: submission to a challenge that does not exist",
+       "rounds/001/submissions/dave/carol.toml: submission to a challenge that does not exist"),
+    _c("challenge never committed", OPEN, challenge_never_committed,
+       "rounds/001/submissions/alice/carol.toml: submission to a challenge that does not exist",
+       "rounds/001/submissions/dave/carol.toml: submission to a challenge that does not exist"),
+    _c("dataset changed after the challenge was sealed", OPEN, dataset_changed,
+       f"{CAROL}/challenge.toml: domain data changed since the challenge was sealed"),
+    _c("dataset deleted", OPEN, dataset_deleted,
+       f"{CAROL}: dataset {DATASET} not found under ROOT"),
+    _c("stray files", OPEN, stray_files,
+       "teams/alice/extra.toml: unexpected file in the team registry",
+       "teams/notes.txt: unexpected file in the team registry",
+       "rounds/001/notes.toml: unexpected file in the round ledger",
+       "rounds/001/reveals/alice/labeler.md: unexpected file in the round ledger",
+       "rounds/draft/round.toml: unexpected file in the round ledger",
+       "rounds/notes.txt: unexpected file in the round ledger"),
+    _c("entry in the same commit as its team's registration", OPEN, entry_with_its_registration,
+       "rounds/001/submissions/frank/alice.toml (commit C): written before team 'frank' was "
+       "registered"),
+    _c("entry signed with a retired key after the rotation", OPEN, retired_key_after_rotation,
+       f"{SUB_BOB_ALICE}.toml (commit C): not signed with the key registered for 'bob' at that "
+       "time (a retired or foreign key)"),
+    _c("entry signed with the new key after the rotation", OPEN, new_key_after_rotation),
+    _c("entry signed after its team was removed", OPEN, entry_after_removal,
+       "rounds/001/submissions/dave/carol.toml (commit C): written after team 'dave' was "
+       "removed (commit C)"),
+    _c("signed entry rewritten in history", OPEN, challenge_signature_rewritten,
+       f"{ALICE}/challenge.toml: signature does not match the entry's content"),
+    # -- revealed, still open
+    _c("revealed labeler rewritten in history", REVEALED, revealed_labeler_rewritten,
+       "rounds/001/reveals/alice/labeler: alice's labeler: revealed content does not match its "
+       "seal"),
+    _c("revealed program changed in a new commit", REVEALED, revealed_program_changed,
+       f"rounds/001/reveals/alice/bob.py (commit C): {CHANGED}",
+       "rounds/001/reveals/alice/bob: alice's program for bob: revealed content does not match "
+       "its seal"),
+    _c("revealed guess never committed", REVEALED, revealed_guess_never_committed,
+       "rounds/001/reveals/alice/carol: alice's program for carol: reveal file "
+       "rounds/001/reveals/alice/carol.txt is missing"),
+    # -- closed
+    _c("tag deleted", CLOSED, tag_deleted, "round 1: closed but not tagged round-001-closed"),
+    _c("results re-signed with other points", CLOSED, _results(_more_points),
+       f"{RESULTS}: points do not follow from the recorded agreements under the rulebook"),
+    _c("results re-signed with an agreement below the threshold", CLOSED,
+       _results(_bob_did_not_solve),
+       f"{RESULTS}: points do not follow from the recorded agreements under the rulebook"),
+    _c("results score a submission the ledger lacks", CLOSED, _results(_extra_submission),
+       f"{RESULTS}: scored submissions [('dave', 'bob')] differ from the ledger's"),
+    _c("results score a challenge the ledger lacks", CLOSED, _results(_extra_challenge),
+       f"{RESULTS}: scored challenges differ from the ledger's"),
+    _c("results score other teams", CLOSED, _results(_fewer_teams),
+       f"{RESULTS}: the teams scored differ from the registry",
+       f"{RESULTS}: points do not follow from the recorded agreements under the rulebook"),
+    _c("results record invalid rules", CLOSED, _results(_threshold(2.0)),
+       f"{RESULTS}: recorded rules are invalid: rules.toml: solve.threshold must be in (0, 1]"),
+    _c("results record rules under which the points differ", CLOSED, _results(_threshold(0.9)),
+       f"{RESULTS}: points do not follow from the recorded agreements under the rulebook"),
+    _c("results record equivalent rules", CLOSED, _results(_threshold(0.95))),
+    _c("rulebook changed after the close", CLOSED, rulebook_changed_after_close),
+    # the round now counts as closed by the later commit, when erin had joined and dave had
+    # left: the results no longer name the round's teams and entries either
+    _c("results changed after the close", CLOSED, results_changed_after_close,
+       f"{RESULTS} (commit C): {AFTER_CLOSE}", f"{RESULTS} (commit C): {CHANGED}",
+       f"{RESULTS}: scored submissions [('dave', 'carol')] differ from the ledger's",
+       f"{RESULTS}: the teams scored differ from the registry",
+       f"{RESULTS}: points do not follow from the recorded agreements under the rulebook"),
+    _c("file added after the close", CLOSED, stray_after_close,
+       f"rounds/001/notes.txt (commit C): {AFTER_CLOSE}",
+       "rounds/001/notes.txt: unexpected file in the round ledger"),
+    _c("closer's reveal never committed", CLOSED, closer_reveal_never_committed,
+       "rounds/001/reveals/bob/labeler: not revealed (no reveal and no escrow)"),
+]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> dict[str, Built]:
+    bases = ledgers.bases(tmp_path_factory, dixit)
+    out = dict(bases)
+    for case in CASES:
+        if case.tamper is not None:
+            out[case.name] = ledgers.derive(tmp_path_factory, "verify", bases[case.base],
+                                            case.name, case.tamper)
+    out["round 2 open, round 1 model rewritten"] = ledgers.derive(
+        tmp_path_factory, "verify", bases[CLOSED], "round 2 open, round 1 model rewritten",
+        _second_round)
+    return out
+
+
+def _second_round(b: Built) -> None:
+    model_rewritten(b)
+    Runner().ok("-C", b.root, "round", "open", "--propose-by", "+1h", "--submit-by", "+2h")
+
+
+def _problems(b: Built, **kw: Any) -> list[str]:
+    rep = verify.verify(Ledger(b.root), replay=False, **kw)
+    return [p.replace(str(b.root), "ROOT") for p in normalized(rep.problems)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_verify_reports_exactly_what_was_tampered(case: Case, built: dict[str, Built]) -> None:
+    b = built[case.name if case.tamper else case.base]
+    assert _problems(b) == case.problems
+
+
+@pytest.mark.parametrize(("base", "checked"), [
+    (OPEN, {"signatures": 14, "commits": 15, "seals": 8, "reveals": 0}),
+    (REVEALED, {"signatures": 17, "commits": 16, "seals": 8, "reveals": 3}),
+    (CLOSED, {"signatures": 24, "commits": 19, "seals": 8, "reveals": 8,
+              "rounds re-scored (no replay)": 1}),
+])
+def test_report_counts_what_it_checked(base: str, checked: dict[str, int],
+                                       built: dict[str, Built]) -> None:
+    """4 teams + tournament; a round: itself, its challenges, submissions, reveals, results."""
+    rep = verify.verify(Ledger(built[base].root), replay=False)
+    assert rep.as_dict() == {"ok": True, "commit": git(built[base].root, "rev-parse", "HEAD"),
+                             "checked": checked, "problems": []}
+
+
+def test_a_ledger_that_cannot_load_reports_only_that(built: dict[str, Built]) -> None:
+    rep = verify.verify(Ledger(built["signed entry rewritten in history"].root), replay=False)
+    assert rep.as_dict()["ok"] is False and rep.checked == {}
+    assert len(rep.problems) == 1
+
+
+def test_a_round_can_be_verified_alone(built: dict[str, Built]) -> None:
+    b = built["round 2 open, round 1 model rewritten"]
+    assert _problems(b, round_no=1) == [f"{MODEL}: does not match the model hash in its seal"]
+    assert _problems(b, round_no=2) == []
+    rep = verify.verify(Ledger(b.root), replay=False, round_no=2)
+    # the tournament, 5 teams and round 2; every commit of the history
+    assert rep.checked == {"signatures": 7, "commits": 20, "reveals": 0}
+    assert _problems(b) == [f"{MODEL}: does not match the model hash in its seal"]
+
+
+@pytest.mark.parametrize(("name", "problems"), [
+    ("pristine closed round, a team added and one removed since", []),
+    ("results re-signed with other points",
+     [f"{RESULTS}: does not match a fresh re-score (points.alice: derived 10, committed 11)"]),
+    ("results re-signed with an agreement below the threshold",
+     [f"{RESULTS}: does not match a fresh re-score (challenges[0].submissions[0].agreement: "
+      "derived 1.0, committed 0.5)"]),
+    ("results record equivalent rules", []),
+])
+def test_replay_re_derives_the_results(name: str, problems: list[str],
+                                       built: dict[str, Built]) -> None:
+    b = built[name] if name in built else built[CLOSED]
+    rep = verify.verify(Ledger(b.root), replay=True)
+    assert normalized(rep.problems) == problems
+    assert rep.checked.get("rounds re-scored") == 1 and "rounds re-scored (no replay)" \
+        not in rep.checked
+
+
+def test_cli_exit_code_and_message(built: dict[str, Built], dixit: Runner) -> None:
+    ok = dixit("-C", built[OPEN].root, "verify", "--no-replay")
+    assert ok.code == 0
+    bad = dixit("-C", built["model rewritten in history"].root, "verify", "--no-replay")
+    assert bad.code == 1
+    assert "does not match the model hash in its seal" in bad.out + bad.err
+
+
+# -- the pure parts ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    ({"a": 1, "b": 2}, {"a": 1, "b": 3}, "b: derived 2, committed 3"),
+    ({"b": 1, "a": 1}, {"b": 2, "a": 2}, "a: derived 1, committed 2"),  # sorted: a first
+    ({"x": {"y": [1, 2]}}, {"x": {"y": [1, 3]}}, "x.y[1]: derived 2, committed 3"),
+    ({"x": [{"p": 1}]}, {"x": [{"p": 2}]}, "x[0].p: derived 1, committed 2"),
+    ({"a": 1}, {}, "a: derived 1, committed None"),
+    ({}, {"a": 1}, "a: derived None, committed 1"),
+    ([1], [1, 2], ": derived [1], committed [1, 2]"),  # lengths differ: the lists themselves
+    (1, 2, ": derived 1, committed 2"),
+    ({"a": 1}, [1], ": derived {'a': 1}, committed [1]"),
+])
+def test_first_difference_names_the_path(a: Any, b: Any, expected: str) -> None:
+    assert verify._first_difference(a, b) == expected
+
+
+def test_first_difference_under_a_path() -> None:
+    assert verify._first_difference({"k": 1}, {"k": 2}, "top") == "top.k: derived 1, committed 2"
+    assert verify._first_difference([0, 1], [0, 2], "top") == "top[1]: derived 1, committed 2"
+
+
+COMMITS = [f"{i}" * 40 for i in range(8)]
+TEAM = st.Team("t", ("key0", "key1"), "added")
+TIMELINE = verify.Timeline(COMMITS, {"teams/t.toml": 1, "teams/t/key-001.toml": 3,
+                                     "teams/t/removed.toml": 5})
+
+
+@pytest.mark.parametrize(("ordinal", "expected"), [
+    (0, (None, "written before team 't' was registered")),
+    (1, (None, "written before team 't' was registered")),   # the registration's own commit
+    (2, ("key0", "")),
+    (3, ("key0", "")),          # the rotation's own commit: the old key still signs
+    (4, ("key1", "")),
+    (5, ("key1", "")),          # the removal's own commit
+    (6, (None, "written after team 't' was removed (commit 5555555555)")),
+])
+def test_key_at_each_commit(ordinal: int, expected: tuple[str | None, str]) -> None:
+    assert verify.key_at(TEAM, TIMELINE, ordinal) == expected
+
+
+def test_key_at_without_removal_or_rotation() -> None:
+    tl = verify.Timeline(COMMITS, {"teams/t.toml": 0})
+    assert verify.key_at(replace(TEAM, history=("k",)), tl, 7) == ("k", "")
+    assert verify.key_at(TEAM, tl, 7) == ("key0", "")  # a rotation not in the history yet
+
+
+def test_timeline() -> None:
+    assert TIMELINE.at("teams/t.toml") == 1 and TIMELINE.at("nope") is None
+    assert TIMELINE.before("teams/t.toml", 2) and not TIMELINE.before("teams/t.toml", 1)
+    assert not TIMELINE.before("nope", 7)
+    assert TIMELINE.where("teams/t.toml") == "teams/t.toml (commit 1111111111)"
+    assert TIMELINE.where("nope") == "nope"
+
+
+def test_report_count() -> None:
+    rep = verify.Report(commit="c")
+    rep.count("x")
+    rep.count("x", 2)
+    rep.count("y", 0)
+    assert rep.checked == {"x": 3, "y": 0}
+    assert rep.as_dict() == {"ok": True, "commit": "c", "checked": {"x": 3, "y": 0},
+                             "problems": []}
+    rep.problems.append("p")
+    assert rep.as_dict()["ok"] is False
+
+
+def test_an_empty_repository_has_no_tournament(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
+    rep = verify.verify(Ledger(tmp_path), replay=False)
+    assert rep.problems == ["this repository has no committed tournament.toml"]
+    assert rep.commit is None and rep.checked == {}
