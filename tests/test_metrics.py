@@ -98,6 +98,13 @@ def test_sanity_of_the_hand_computed_clipping_cases() -> None:
         0.5 * math.log(0.5) + 0.5 * math.log(0.5 / EPS), rel=1e-9)
 
 
+def test_kl_of_float16_is_computed_in_float32() -> None:
+    rng = np.random.default_rng(2)
+    x, y = (rng.normal(0, 10, (50, 30)).astype(np.float16) for _ in range(2))
+    assert run("kl", x, y, **LOGITS) == run("kl", x.astype(np.float32), y.astype(np.float32),
+                                             **LOGITS)
+
+
 def softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -269,7 +276,7 @@ REFUSALS = [
     ("only -inf logits", "kl", LOGITS, [[-INF, -INF]], [[0., 0.]], "reference",
      "kl: reference logits contain only -inf (no distribution) at position 0"),
     ("negative probabilities", "kl", PROBS, [[.5, .5]], [[1.5, -.5]], "submission",
-     "kl: submission probabilities contain a negative value (-0.5); logits? at position 0"),
+     "kl: submission probabilities contain a negative value (-0.5) at position 0; logits?"),
     ("probabilities that do not sum to 1", "kl", PROBS, [[2., 3.]], [[.5, .5]], "reference",
      "kl: reference probabilities sum to 5 at position 0, not 1 (within 0.01); logits?"),
     ("+inf probabilities", "kl", PROBS, [[.5, .5]], [[INF, 0.]], "submission",

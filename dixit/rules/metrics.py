@@ -18,7 +18,9 @@ scratch arrays, never as an N x L x V array at once.
   log-softmax, ``log p = x - max(x) - log(sum(exp(x - max(x))))``: a logit of -inf is a
   probability of exactly 0 (so a submission giving -inf where the reference has mass has
   KL = +inf), and huge finite logits (1e30) are exact. Probabilities are clipped below at
-  ``EPS`` and renormalized, ``p = max(p, EPS) / sum(max(p, EPS))``, so their KL is finite.
+  ``EPS`` and renormalized, ``p = max(p, EPS) / sum(max(p, EPS))``, on both sides: a
+  submission's KL is then finite, and a reference's 0 contributes EPS log(EPS/q), under 1e-10,
+  instead of exactly 0. Inputs narrower than float32 (float16) are computed in float32.
 
 A batch that cannot be judged (shapes, dtypes, NaN, +inf logits, negative probabilities...)
 raises ``BatchError``, a ValueError naming the problem and ``side``, the side at fault: the
@@ -176,7 +178,8 @@ def _logits(v: NDArray[np.generic], side: Side, at: int, z: NDArray[np.floating]
         else:
             what = "only -inf (no distribution)"
         raise BatchError(side, f"kl: {side} logits contain {what} at position {at + i}")
-    np.subtract(v, top, out=z)  # <= 0: exp cannot overflow; float32 underflow is -inf, p = 0
+    # z <= 0, so exp cannot overflow; a float32 difference that overflows is -inf, i.e. p = 0
+    np.subtract(v, top, out=z, dtype=z.dtype)
     np.exp(z, out=e)
     return e.sum(axis=-1, dtype=np.float64)  # >= 1: the max contributes exp(0)
 
@@ -187,9 +190,11 @@ def _probs(v: NDArray[np.generic], side: Side, at: int, z: NDArray[np.floating],
     low = v.min(axis=-1)  # propagates NaN
     if not (low >= 0).all():
         i = _first(~(low >= 0))
-        what = "NaN" if np.isnan(low[i]) else f"a negative value ({low[i]:.6g}); logits?"
-        raise BatchError(side, f"kl: {side} probabilities contain {what} at position {at + i}")
-    np.maximum(v, EPS, out=e)
+        what, hint = ("NaN", "") if np.isnan(low[i]) else (f"a negative value ({low[i]:.6g})",
+                                                           "; logits?")
+        raise BatchError(side, f"kl: {side} probabilities contain {what} at position "
+                         f"{at + i}{hint}")
+    np.maximum(v, EPS, out=e, dtype=e.dtype)
     s = e.sum(axis=-1, dtype=np.float64)
     off = ~(np.abs(s - 1.0) <= PROBS_TOLERANCE)  # catches +inf too
     if off.any():
