@@ -10,7 +10,7 @@ The layers, each importing only from those below it (an import-linter contract i
     models           one module per architecture, safe weights, training
     data             evaluation domains and datasets
     ledger           the git store, layout, signed entries, seals, escrow, keys, state, clock
-    rules            Dixit points, the rulebook, kinds, flags: pure
+    rules            Dixit points, the rulebook, kinds, flags, metrics: pure
     errors, tomlio   the one error root; strict TOML
 
 The public API for solvers and scripts is re-exported here; importing ``dixit`` imports
