@@ -57,7 +57,7 @@ def test_mechanisms_in_a_child(tmp_path: Path) -> None:
     secret.write_text("s")
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    pkg = str(Path(sandbox.__file__).resolve().parent.parent)
+    pkg = str(Path(sandbox.__file__).resolve().parents[2])
     code = CHILD.format(pkg=pkg, roots=json.dumps(sandbox.readable_roots()),
                         scratch=str(scratch), secret=str(secret))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -188,7 +188,7 @@ def test_seccomp_filter_of_each_architecture(arch: str) -> None:
 
 # -- probing where the kernel or the user cannot give everything -------------------------------
 
-PROBE = ("import json, sys; sys.path.insert(0, {pkg!r}); from dixit import sandbox; "
+PROBE = ("import json, sys; sys.path.insert(0, {pkg!r}); from dixit.replay import sandbox; "
          "print(json.dumps(sandbox.probe().as_dict()))")
 
 
@@ -207,7 +207,7 @@ def _python_for(uid: int) -> str:
 
 def _probe_in(argv_prefix: list[str], python: str = sys.executable,
               **kw: object) -> sandbox.Isolation:
-    pkg = str(Path(sandbox.__file__).resolve().parent.parent)
+    pkg = str(Path(sandbox.__file__).resolve().parents[2])
     out = subprocess.run([*argv_prefix, python, "-c", PROBE.format(pkg=pkg)],
                          capture_output=True, text=True, timeout=60, check=True,
                          env={"PATH": "/usr/bin:/bin"}, **kw)  # type: ignore[call-overload]
@@ -233,7 +233,7 @@ def test_probe_with_a_read_only_cgroupfs_is_partial_with_the_reason() -> None:
     bases = sandbox.cgroup_bases()[0]
     remount = " && ".join(f"mount --bind {d} {d} && mount -o remount,bind,ro {d} {d}"
                           for d, _ in set(bases.values()))
-    pkg = str(Path(sandbox.__file__).resolve().parent.parent)
+    pkg = str(Path(sandbox.__file__).resolve().parents[2])
     script = f"{remount} && exec {sys.executable} -c {shlex.quote(PROBE.format(pkg=pkg))}"
     out = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
                          capture_output=True, text=True, timeout=60, check=True)
@@ -293,7 +293,7 @@ def test_remove_tree_deep_long_and_never_through_symlinks(tmp_path: Path) -> Non
     assert sandbox.remove_tree(link) and not os.path.lexists(link) and outside.is_dir()
 
 
-REMOVE_AS_OWNER = ("import sys; sys.path.insert(0, {pkg!r}); from dixit import sandbox; "
+REMOVE_AS_OWNER = ("import sys; sys.path.insert(0, {pkg!r}); from dixit.replay import sandbox; "
                    "sys.exit(0 if sandbox.remove_tree({path!r}) else 1)")
 
 
@@ -317,7 +317,7 @@ def test_remove_tree_gives_back_rights_a_program_took_away() -> None:
         (victim / "locked").chmod(0o500)  # no write: entries cannot be unlinked
         (victim / "blind").chmod(0o000)  # not even listable
         victim.chmod(0o500)
-        pkg = str(Path(sandbox.__file__).resolve().parent.parent)
+        pkg = str(Path(sandbox.__file__).resolve().parents[2])
         res = subprocess.run([_python_for(65534), "-c", REMOVE_AS_OWNER.format(
             pkg=pkg, path=str(victim))], user=65534, group=65534, cwd="/",
             capture_output=True, text=True, timeout=60)
@@ -335,8 +335,8 @@ def test_remove_tree_never_crosses_into_another_file_system(tmp_path: Path) -> N
     victim = tmp_path / "scratch"
     (victim / "mnt").mkdir(parents=True)
     (victim / "other").write_text("x")
-    pkg = str(Path(sandbox.__file__).resolve().parent.parent)
-    code = (f"import os, sys; sys.path.insert(0, {pkg!r}); from dixit import sandbox; "
+    pkg = str(Path(sandbox.__file__).resolve().parents[2])
+    code = (f"import os, sys; sys.path.insert(0, {pkg!r}); from dixit.replay import sandbox; "
             f"sandbox.mount_scratch({str(victim / 'mnt')!r}, 1 << 20, 16); "
             f"open({str(victim / 'mnt' / 'keep')!r}, 'w').write('keep'); "
             f"ok = sandbox.remove_tree({str(victim)!r}); "

@@ -24,9 +24,10 @@ import numpy
 import pytest
 import torch
 
-from dixit import domains, replay, sandbox
+from dixit.data import domains
 from dixit.errors import DixitError
-from dixit.replay import Limits, Outcome, Program
+from dixit.replay import Limits, Outcome, Program, sandbox
+from dixit.replay import engine as replay
 
 ROOT = os.geteuid() == 0
 GRID = domains.parse("grid:5x5")
@@ -423,7 +424,7 @@ def test_deep_scratch_is_removed_and_the_next_group_is_unaffected(tmp_path: Path
 # -- 10. secrets left on disk ---------------------------------------------------------------------
 
 KILLED_RUN = """
-from dixit import domains
+from dixit.data import domains
 from dixit.replay import Limits, replay_sources
 src = b"import time\\ntime.sleep(120)\\ndef label(x):\\n    return x[:, 0]\\n"
 replay_sources({"team/labeler": src}, domains.parse("grid:3x3"),
@@ -564,7 +565,8 @@ def label(x):
 READ_ONLY_RUN = """
 import json, sys
 from pathlib import Path
-from dixit import domains, sandbox
+from dixit.data import domains
+from dixit.replay import sandbox
 from dixit.replay import Limits, Program, replay
 path = Path(sys.argv[1])
 path.write_text(sys.argv[2])

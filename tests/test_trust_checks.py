@@ -172,7 +172,13 @@ def test_proposal(states: dict[str, st.State], open_state: st.State, rnd: st.Rou
 
 def test_challenge_meta() -> None:
     assert checks.challenge_meta({"kind": "flag"}) is kinds.FLAG
-    assert checks.challenge_meta({"kind": "emulate"}) is kinds.EMULATE
+    assert checks.challenge_meta({"kind": "emulate", "domain": "tokens:5x16:100"}) \
+        is kinds.EMULATE
+    refused(EntryError, "an emulate challenge is judged against its public model, so it needs "
+            "inputs nobody can tabulate: a sampled domain tokens:VOCABxLEN:N (judged on N fresh "
+            "inputs drawn after submit-by), not 'grid:113x113', which anyone can enumerate",
+            checks.challenge_meta,
+            {"kind": "emulate", "domain": "grid:113x113"})
     assert checks.challenge_meta({}) is kinds.LABELER
     refused(ChallengeError, "unknown challenge kind 'x'; choose one of labeler, emulate, flag",
             checks.challenge_meta, {"kind": "x"})

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from dixit.league import verify
-from dixit.ledger import entries, keystore, layout
+from dixit.ledger import entries, keystore, layout, seal
 from dixit.ledger import state as st
 from dixit.ledger.store import Ledger
 from tests import ledgers
@@ -146,11 +146,16 @@ def entry_with_its_registration(b: Built) -> None:
                           entries.signed(payload, frank.signing)}, "frank")
 
 
+def _sha(path: Path) -> str:
+    return seal.sha256_hex(path.read_bytes())
+
+
 def retired_key_after_rotation(b: Built) -> None:
     old = identity(b, "team-bob")
     Runner().ok("-C", b.root, "team", "rotate", "bob")
     payload, _ = entries.parse((b.root / f"{SUB_BOB_ALICE}.toml").read_bytes(), "x")
     payload["submission"]["submitted"] = "2030-01-01T00:00:00Z"
+    payload["submission"]["replaces"] = _sha(b.root / f"{SUB_BOB_ALICE}.toml")  # chain kept
     commit_files(b.root, {f"{SUB_BOB_ALICE}.toml": entries.signed(payload, old.signing)},
                  "bob re-signs with his retired key")
 
@@ -167,6 +172,7 @@ def entry_after_removal(b: Built) -> None:
     path = "rounds/001/submissions/dave/carol.toml"
     payload, _ = entries.parse((b.root / path).read_bytes(), path)
     payload["submission"]["submitted"] = "2030-01-01T00:00:00Z"
+    payload["submission"]["replaces"] = _sha(b.root / path)  # chain kept: only the removal
     commit_files(b.root, {path: entries.signed(payload, dave.signing)}, "dave again")
 
 
@@ -427,7 +433,10 @@ def test_a_round_can_be_verified_alone(built: dict[str, Built]) -> None:
     ("results re-signed with an agreement below the threshold",
      [f"{RESULTS}: does not match a fresh re-score (challenges[0].submissions[0].agreement: "
       "derived 1.0, committed 0.5)"]),
-    ("results record equivalent rules", []),
+    # the required agreement is recorded and follows from the rules: 0.95 is not equivalent
+    ("results record equivalent rules",
+     [f"{RESULTS}: does not match a fresh re-score (challenges[0].required: derived 0.95, "
+      "committed 0.99)"]),
 ])
 def test_replay_re_derives_the_results(name: str, problems: list[str],
                                        built: dict[str, Built]) -> None:
