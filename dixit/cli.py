@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.text import Text
 
-from dixit.commands import challenges, league, reading  # noqa: F401  (registers the commands)
+from dixit.commands import challenges, datasets, league, reading  # noqa: F401  (registers them)
 from dixit.commands._common import _ctx, app, err
 from dixit.errors import DixitError
 

@@ -61,3 +61,7 @@ class IsolationError(DixitError):
 
 class ShardError(DixitError):
     """A partial result file (``dixit score --shard``) cannot be merged as given."""
+
+
+class MissingExtraError(DixitError):
+    """An optional extra a command needs is not installed; the message names it."""

