@@ -83,17 +83,21 @@ def _warn(msg: str) -> None:
 
 
 @contextmanager
-def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar on a terminal; nothing in --json mode or CI logs."""
+def _progress(label: str, quiet: bool, figure: str = ""
+              ) -> Iterator[Callable[..., None] | None]:
+    """A rich progress bar on a terminal, with the figure that matters (``figure``: e.g. the
+    training loss) when the work reports one; nothing in --json mode or CI logs."""
     if quiet or not err.is_terminal or os.environ.get("CI"):
         yield None
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=True) as bar:
-        task = bar.add_task(label, total=None)
+                  TextColumn("{task.fields[figure]}"), TimeElapsedColumn(), console=err,
+                  transient=True) as bar:
+        task = bar.add_task(label, total=None, figure="")
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        def update(done: int, total: int, value: float | None = None) -> None:
+            shown = f"{figure} {value:.4f}" if figure and value is not None else ""
+            bar.update(task, completed=done, total=total, figure=shown)
 
         yield update
 

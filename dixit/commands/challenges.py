@@ -94,7 +94,7 @@ def challenge_new(
 
     overrides = challenge.arch_overrides(hidden=hidden, channels=channels, d_model=d_model,
                                          heads=heads, d_mlp=d_mlp, settings=settings)
-    with _progress("training", as_json) as tick:
+    with _progress("training", as_json, "loss") as tick:
         summary = challenge.create(out_dir, labeler, domain, arch=arch, train_frac=train_frac,
                                    seed=seed, steps=steps, overrides=overrides, lr=lr,
                                    weight_decay=weight_decay, batch_size=batch_size,

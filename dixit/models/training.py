@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-Progress = Callable[[int, int], None]
+Progress = Callable[..., None]  # (done, total[, figure]): the figure is the loss
 
 # Per-architecture optimizer settings, chosen so each default trains well on CPU in seconds to a
 # minute or two. The transformer's (AdamW with weight decay 1.0, as in the grokking work, small
@@ -125,6 +125,8 @@ def train(module: nn.Module, domain: Domain, labels: torch.Tensor, *, train_frac
                                                     pct_start=warmup)
         gen = torch.Generator().manual_seed(seed + 1)
         module.train()
+        if progress:
+            progress(0, steps)  # the bar knows its length before the first step
         for step in range(steps):
             idx = torch.randint(0, len(tr), (min(batch_size, len(tr)),), generator=gen)
             loss = F.cross_entropy(module(x_tr[idx]), y_tr[idx])
@@ -133,7 +135,7 @@ def train(module: nn.Module, domain: Domain, labels: torch.Tensor, *, train_frac
             opt.step()
             sched.step()
             if progress and (step % 10 == 0 or step == steps - 1):
-                progress(step + 1, steps)
+                progress(step + 1, steps, float(loss.detach()))
         module.eval()
         return TrainResult(module=module, train_accuracy=accuracy(module, x_tr, y_tr),
                            heldout_accuracy=accuracy(module, x_all[ho], labels[ho]),

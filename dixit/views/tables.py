@@ -69,20 +69,36 @@ def points_table(results: dict[str, Any]) -> Table:
 
 def standings_table(data: dict[str, Any]) -> Table:
     rounds = data.get("rounds", [])
+    rows = data["standings"]
+    notes = {row["team"]: _notes(row) for row in rows}
+    caption = "ties: more solves, then more Dixits (proposals solved by exactly one team), " \
+        "then name"
+    if any(notes.values()):
+        caption += ("\n⚑ claim off ×N: N of the team's models measured further from their "
+                    "claimed accuracy than claims.accuracy_tolerance")
     table = Table(title=f"Standings after {len(rounds)} closed round(s)", title_justify="left",
-                  caption="ties: more solves, then more Dixits (proposals solved by exactly "
-                  "one team), then name")
-    for col, just in (("#", "right"), ("team", "left"), ("points", "right"),
-                      ("solves", "right"), ("dixits", "right"), ("flags", "left")):
+                  caption=caption)
+    columns = [("#", "right"), ("team", "left"), ("points", "right"), ("solves", "right"),
+               ("dixits", "right")]
+    if any(notes.values()):  # an empty column goes
+        columns.append(("notes", "left"))
+    for col, just in columns:
         table.add_column(col, justify=just)  # type: ignore[arg-type]
-    for row in data["standings"]:
-        flags = Text("⚑ claim off ×" + str(row["flagged_claims"]), style="yellow") \
-            if row.get("flagged_claims") else Text("")
-        if row.get("removed"):
-            flags.append(" removed", style="dim")
-        table.add_row(_t(row["rank"]), _t(row["team"]), Text(str(row["points"]), style="bold"),
-                      _t(row["solves"]), _t(row["dixits"]), flags)
+    for row in rows:
+        cells = [_t(row["rank"]), _t(row["team"]), Text(str(row["points"]), style="bold"),
+                 _t(row["solves"]), _t(row["dixits"])]
+        if len(columns) > 5:
+            cells.append(notes[row["team"]])
+        table.add_row(*cells)
     return table
+
+
+def _notes(row: dict[str, Any]) -> Text:
+    text = Text("⚑ claim off ×" + str(row["flagged_claims"]), style="yellow") \
+        if row.get("flagged_claims") else Text("")
+    if row.get("removed"):
+        text.append((" " if text else "") + "removed", style="dim")
+    return text
 
 
 def status_table(data: dict[str, Any]) -> Table:

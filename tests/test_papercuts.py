@@ -1,0 +1,56 @@
+"""Papercuts a new user hit, each fixed with a test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from dixit.data import domains
+from dixit.models import build, default_config, training
+from dixit.views.tables import standings_table
+from tests.conftest import EXAMPLES, League, Runner
+
+
+def test_training_progress_knows_its_length_and_reports_the_loss() -> None:
+    dom = domains.parse("grid:8x8")
+    x = dom.all()
+    labels = (x[:, 0] > x[:, 1]).long()
+    model = build(default_config("mlp", dom.input_shape, dom.dims, hidden=[32]), seed=0)
+    calls: list[tuple] = []
+    training.train(model, dom, labels, train_frac=0.5, seed=0, steps=101, lr=1e-2,
+                   progress=lambda *a: calls.append(a))
+    assert calls[0] == (0, 101)                     # never "0/?": the total from the start
+    assert [c[0] for c in calls[1:]] == [*range(1, 102, 10)]
+    assert all(isinstance(c[2], float) and c[2] > 0 for c in calls[1:])  # the loss
+    assert calls[-1][2] < calls[1][2]               # and it falls
+
+
+def _render(data: dict) -> str:
+    console = Console(width=120, record=True, file=open("/dev/null", "w"))
+    console.print(standings_table(data))
+    return " ".join(console.export_text().split())
+
+
+def test_standings_have_no_unexplained_empty_column() -> None:
+    row = {"rank": 1, "team": "alice", "points": 4, "solves": 1, "dixits": 1,
+           "flagged_claims": 0, "removed": False}
+    plain = _render({"rounds": [1], "standings": [row]})
+    assert "flags" not in plain and "notes" not in plain and "⚑" not in plain
+    flagged = _render({"rounds": [1], "standings": [{**row, "flagged_claims": 2}]})
+    assert "notes" in flagged and "⚑ claim off ×2" in flagged
+    assert "further from their claimed accuracy than claims.accuracy_tolerance" in flagged
+
+
+def test_already_proposed_is_refused_before_any_warning(league: League, dixit: Runner,
+                                                        tmp_path: Path) -> None:
+    dixit.ok("-C", league.root, "round", "open", "--propose-by", "+1h", "--submit-by", "+2h")
+    folder = league.work / "alice"
+    dixit.ok("challenge", "new", folder, "--labeler", EXAMPLES / "labelers" / "alice.py",
+             "--domain", "grid:113x113", "--hidden", "64,64", "--steps", "600",
+             "--train-frac", "0.9")
+    first = dixit.ok("-C", league.clone("alice"), "propose", "--team", "alice", folder)
+    assert "warning" in first.err  # this model meets the threshold by itself
+    again = dixit("-C", league.clone("alice"), "propose", "--team", "alice", folder)
+    assert again.code == 1 and "warning" not in again.err
+    assert again.err.strip() == "error: 'alice' already proposed a challenge in round 1"
