@@ -54,3 +54,20 @@ def test_already_proposed_is_refused_before_any_warning(league: League, dixit: R
     again = dixit("-C", league.clone("alice"), "propose", "--team", "alice", folder)
     assert again.code == 1 and "warning" not in again.err
     assert again.err.strip() == "error: 'alice' already proposed a challenge in round 1"
+
+
+def test_inspect_knows_a_folder_proposed_in_an_earlier_round(league: League,
+                                                            dixit: Runner) -> None:
+    dixit.ok("-C", league.root, "round", "open", "--propose-by", "+1h", "--submit-by", "+2h")
+    folder = league.work / "alice"
+    dixit.ok("challenge", "new", folder, "--labeler", EXAMPLES / "labelers" / "alice.py",
+             "--domain", "grid:24x24", "--hidden", "8", "--steps", "20")
+    clone = league.clone("alice")
+    assert dixit.ok("-C", clone, "inspect", folder, "--json").json()["proposed"] is None
+    dixit.ok("-C", clone, "propose", "--team", "alice", folder)
+    dixit.ok("-C", league.root, "score", "--force")
+    dixit.ok("-C", league.root, "round", "open", "--propose-by", "+1h", "--submit-by", "+2h")
+    doc = dixit.ok("-C", clone, "inspect", folder, "--json").json()
+    assert doc["proposed"] == {"round": 1, "team": "alice"}
+    shown = dixit.ok("-C", clone, "inspect", folder)
+    assert "(proposed in round 001 by alice)" in shown.out and "not proposed" not in shown.out

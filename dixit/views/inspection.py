@@ -78,6 +78,7 @@ class Target:
     state: st.State | None = None
     round: st.Round | None = None
     entry: st.Challenge | None = None
+    proposed: tuple[int, str] | None = None  # a local folder already in the ledger: where
 
     @property
     def kind(self) -> str:
@@ -150,7 +151,8 @@ def resolve(name: str, *, root: Path | None = None, round_no: int | None = None,
         raise ChallengeError(f"{name[:40]!r}... is neither a team name nor a challenge folder "
                              f"({exc.strerror})") from None
     if is_folder or "/" in name or not entries.NAME_RE.match(name):
-        return _resolve_path(path.parent if path.is_file() else path, round_no, warn, refresh)
+        return _resolve_path(path.parent if path.is_file() else path, round_no, warn, refresh,
+                             root)
     ledger = _open(root or Path.cwd(), warn, refresh)
     state = st.load(ledger.snapshot())
     return _ledger_target(ledger, state, name, round_no)
@@ -166,7 +168,7 @@ def _open(where: Path, warn: Warn | None, refresh: bool) -> Ledger:
 
 
 def _resolve_path(folder: Path, round_no: int | None, warn: Warn | None,
-                  refresh: bool) -> Target:
+                  refresh: bool, where: Path | None = None) -> Target:
     if not folder.exists():
         raise ChallengeError(f"no challenge folder {folder} and no team of that name; give a "
                              "team name or a folder made by `dixit challenge new`")
@@ -187,7 +189,24 @@ def _resolve_path(folder: Path, round_no: int | None, warn: Warn | None,
         raise UsageError("--round applies to a team name, not to a challenge folder")
     ch = challenge.read(resolved)
     return Target(source="local", folder=resolved, meta=ch.meta, config=ch.model,
-                  root=root or Path.cwd(), local=ch)
+                  root=root or Path.cwd(), local=ch,
+                  proposed=_proposed_as(ch, root or where or Path.cwd()))
+
+
+def _proposed_as(ch: challenge.LocalChallenge, where: Path) -> tuple[int, str] | None:
+    """The (round, team) whose sealed model is this folder's, in the tournament around
+    ``where`` (any round, not only the current one), or None."""
+    try:
+        state = st.load(Ledger(find_root(where)).snapshot())
+        model = read_regular(ch.folder, ch.weights.name, MAX_MODEL_READ)
+    except (DixitError, OSError):
+        return None
+    sha = hashlib.sha256(model).hexdigest()
+    for number, rnd in sorted(state.rounds.items(), reverse=True):
+        for team, entry in sorted(rnd.challenges.items()):
+            if entry.seal.get("model_sha256") == sha:
+                return number, team
+    return None
 
 
 def _ledger_target(ledger: Ledger, state: st.State, team: str,
@@ -259,6 +278,7 @@ def describe(t: Target) -> dict[str, Any]:
     rnd, entry = t.round, t.entry
     doc: dict[str, Any] = {
         "source": t.source,
+        "proposed": {"round": t.proposed[0], "team": t.proposed[1]} if t.proposed else None,
         "team": t.team,
         "round": rnd.number if rnd else None,
         "phase": rnd.phase(clock.now()) if rnd else None,
@@ -405,7 +425,10 @@ def renderable(doc: dict[str, Any]) -> Group:
     if doc["source"] == "ledger":
         title = f"{doc['team']}'s challenge, round {doc['round']:03d} ({doc['phase']})"
     else:
-        title = f"local challenge {doc['files']['folder']} (not proposed)"
+        where = doc.get("proposed")
+        title = f"local challenge {doc['files']['folder']} " + (
+            f"(proposed in round {where['round']:03d} by {where['team']})" if where
+            else "(not proposed)")
     # Text everywhere: a folder name or config value with [brackets] is shown, not rendered.
     table = Table(title=Text(title), title_justify="left", show_header=False)
     table.add_column("field", style="bold", no_wrap=True)
