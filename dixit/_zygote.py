@@ -160,6 +160,8 @@ class Zygote:
         self.seq = 0  # job names: never reused within this zygote (see run)
         self.memory_bytes = 0
         self.scratch_bytes = SCRATCH_MIN_BYTES
+        self.slot: dict[str, Any] | None = None  # the next job's scratch and cgroups
+        self.pending: list[dict[str, Any]] = []  # finished jobs', to remove in tidy()
         self._selftest()
         # Capture the functions the child's validation uses now, before any program can
         # monkeypatch numpy/torch/builtins in its own (forked) copy.
@@ -184,21 +186,9 @@ class Zygote:
         import stat  # noqa: F401
         import time  # noqa: F401
 
-        name = f"selftest-{os.urandom(4).hex()}"
-        scratch = os.path.join(self.base, f"job-{name}")
-        os.mkdir(scratch, 0o700)
-        mounted = False
-        fds: list[int] = []
-        try:
-            if self.mountns:
-                self.sandbox.mount_scratch(scratch, 1 << 20, 16)
-                mounted = True
-            if self.cgroups:
-                fds = self.sandbox.cgroup_job_create(self.cgroups, name, tasks=self.sandbox.TASKS,
-                                                     memory_bytes=1 << 30)
-                self.sandbox.cgroup_job_report(self.cgroups, fds)
-        finally:
-            self._cleanup(scratch, mounted, name, fds)
+        self.memory_bytes = 1 << 30
+        self._cleanup(self._prepare())
+        self.memory_bytes = 0
 
     def configure(self, domain: dict[str, Any], limits: dict[str, Any]) -> None:
         """Set the domain and limits for the following jobs (kept while they do not change)."""
@@ -242,31 +232,27 @@ class Zygote:
         A program that could not be started (fork refused, scratch or cgroup not made, the
         sandbox not set up before its code ran) is reported with ``retry`` instead of a
         verdict: that is never the program's fault. Every name is new (a counter and a random
-        token), so nothing a failed cleanup left behind can collide with a later job."""
+        token), so nothing a failed cleanup left behind can collide with a later job. The
+        job's scratch and cgroups are removed by ``tidy()``, once the report is sent."""
         import select
         import signal
         import time
 
-        sb = self.sandbox
         if attempt:
             time.sleep(min(1.0, 0.05 * 4 ** (attempt - 1)))  # back off before trying again
-        self.seq += 1
-        name = f"{self.seq}-{os.urandom(4).hex()}"
-        scratch = os.path.join(self.base, f"job-{name}")
-        out_path = os.path.join(self.base, f"out-{name}")
-        res_path = os.path.join(self.base, f"res-{name}")
+        slot, self.slot = self.slot, None
+        if slot is not None and (slot["memory"], slot["size"]) != (self.memory_bytes,
+                                                                    self.scratch_bytes):
+            self.pending.append(slot)  # made for other limits
+            slot = None
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        mounted = False
-        cgroups: list[int] = []  # job cgroup directories, one per hierarchy
         fds: list[int] = []
+        out_path = res_path = ""
         try:
-            os.mkdir(scratch, 0o700)
-            if self.mountns:
-                sb.mount_scratch(scratch, self.scratch_bytes, SCRATCH_INODES)
-                mounted = True
-            if self.cgroups:
-                cgroups = sb.cgroup_job_create(self.cgroups, f"job-{name}", tasks=sb.TASKS,
-                                               memory_bytes=self.memory_bytes)
+            if slot is None:
+                slot = self._prepare()
+            out_path = os.path.join(self.base, f"out-{slot['name']}")
+            res_path = os.path.join(self.base, f"res-{slot['name']}")
             for target in (out_path, res_path):
                 fds.append(os.open(target, flags, 0o600))
             fds += os.pipe2(os.O_CLOEXEC)  # "sandbox in place" byte, see _child
@@ -277,14 +263,17 @@ class Zygote:
         except OSError as exc:
             for fd in fds:
                 os.close(fd)
-            self._cleanup(scratch, mounted, f"job-{name}", cgroups)
+            if slot is not None:
+                self.pending.append(slot)
             for target in (out_path, res_path):
-                _unlink(target)
+                if target:
+                    _unlink(target)
             return {"op": "done", "job": job, "seconds": 0.0,
                     "retry": one_line(f"could not start the program: {exc}")}
+        self.pending.append(slot)
         out_fd, res_fd, ready_r, ready_w = fds
         if pid == 0:  # pragma: no cover - runs in the child
-            self._child(path, scratch, out_fd, res_fd, ready_w, cgroups)
+            self._child(path, slot["scratch"], out_fd, res_fd, ready_w, slot["cgroups"])
         for fd in (out_fd, res_fd, ready_w):
             os.close(fd)
         wall = float(self.limits["wall_seconds"])
@@ -309,11 +298,11 @@ class Zygote:
                 started = os.read(ready_r, 1) == b"1"
             except BlockingIOError:
                 started = False
-            report = sb.cgroup_job_report(self.cgroups, cgroups) if cgroups else {}
+            report = (self.sandbox.cgroup_job_report(self.cgroups, slot["cgroups"])
+                      if slot["cgroups"] else {})
         finally:
             os.close(pidfd)
             os.close(ready_r)
-            self._cleanup(scratch, mounted, f"job-{name}", cgroups)
         header: dict[str, Any] = {
             "op": "done", "job": job, "seconds": round(seconds, 6),
             "cpu": round(usage.ru_utime + usage.ru_stime, 6), "timed_out": timed_out,
@@ -326,6 +315,40 @@ class Zygote:
             # why): not the program's doing. A program that could not be read exits 0.
             header["retry"] = "sandbox setup failed"
         return header
+
+    def _prepare(self) -> dict[str, Any]:
+        """A new job's scratch (a tmpfs with the quota, where there is a mount namespace) and
+        cgroups with the current limits. Raises OSError, having removed what it made."""
+        sb = self.sandbox
+        self.seq += 1
+        name = f"{self.seq}-{os.urandom(4).hex()}"
+        slot: dict[str, Any] = {"name": name, "scratch": os.path.join(self.base, f"job-{name}"),
+                                "mounted": False, "cgroups": [], "memory": self.memory_bytes,
+                                "size": self.scratch_bytes}
+        try:
+            os.mkdir(slot["scratch"], 0o700)
+            if self.mountns:
+                sb.mount_scratch(slot["scratch"], self.scratch_bytes, SCRATCH_INODES)
+                slot["mounted"] = True
+            if self.cgroups:
+                slot["cgroups"] = sb.cgroup_job_create(self.cgroups, f"job-{name}",
+                                                       tasks=sb.TASKS,
+                                                       memory_bytes=self.memory_bytes)
+        except OSError:
+            self._cleanup(slot)
+            raise
+        return slot
+
+    def tidy(self) -> None:
+        """After a report is sent, while the engine reads it: remove the finished jobs'
+        scratch and cgroups, and make the next job's (so neither is on any program's clock)."""
+        while self.pending:
+            self._cleanup(self.pending.pop())
+        if self.slot is None and self.memory_bytes:
+            try:
+                self.slot = self._prepare()
+            except OSError as exc:  # run() tries again, and reports a retry if it fails
+                print(f"dixit zygote: cannot prepare a job: {exc}", file=sys.stderr)
 
     def _fork(self) -> int:
         """fork(), retried with back-off while the kernel has no task or memory to spare."""
@@ -342,16 +365,16 @@ class Zygote:
                     raise
         raise AssertionError("unreachable")
 
-    def _cleanup(self, scratch: str, mounted: bool, cg_name: str, cgroups: list[int]) -> None:
+    def _cleanup(self, slot: dict[str, Any]) -> None:
         """Remove a job's scratch and cgroups; never raises. What cannot be removed is logged
         and left: names are never reused, so it cannot affect any later program."""
         sb = self.sandbox
-        ok = not mounted or sb.unmount_scratch(scratch)  # frees the whole tree at once
-        ok = sb.remove_tree(scratch) and ok
-        if cgroups:
-            ok = sb.cgroup_job_remove(self.cgroups, cg_name, cgroups) and ok
+        ok = not slot["mounted"] or sb.unmount_scratch(slot["scratch"])  # frees all at once
+        ok = sb.remove_tree(slot["scratch"]) and ok
+        if slot["cgroups"]:
+            ok = sb.cgroup_job_remove(self.cgroups, f"job-{slot['name']}", slot["cgroups"]) and ok
         if not ok:
-            print(f"dixit zygote: could not fully clean up {scratch}", file=sys.stderr)
+            print(f"dixit zygote: could not fully clean up {slot['scratch']}", file=sys.stderr)
 
     # -- in the child ---------------------------------------------------------------------------
 
@@ -571,6 +594,7 @@ def main() -> None:
             header = {"op": "done", "job": job, "seconds": 0.0,
                       "retry": one_line(f"sandbox could not run the program: {exc!r}")}
         proto.write(encode_frame(header))
+        zygote.tidy()
 
 
 if __name__ == "__main__":
