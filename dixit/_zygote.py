@@ -10,9 +10,11 @@ so no program's source is ever in the zygote's memory (and hence in a later sibl
 Children write their result (a frame: JSON header + label bytes) to fd 3 and stdout/stderr to
 fds 1/2, both files that only the engine reads (see ``Zygote.run``).
 
-Per program the zygote makes a scratch directory (a tmpfs with a quota, in its private mount
-namespace) and a pids and a memory cgroup, all under names never used before; the child joins
-the cgroups before anything else and, once its sandbox is complete, writes one byte to fd 4.
+Per program the zygote makes a scratch directory under a name never used before (a tmpfs with
+a quota, in its private mount namespace); its pids and memory cgroups hold one child at a time,
+get that child's limits before it starts, and are reused only once they are provably empty.
+The child joins them before anything else and, once its sandbox is complete, writes one byte
+to fd 4.
 A child that ends without that byte never ran the program: the job is reported as ``retry``
 (as is a fork the kernel keeps refusing), never as the program's failure. Cleanup cannot fail
 in a way that matters to any other program.
@@ -160,7 +162,12 @@ class Zygote:
         self.seq = 0  # job names: never reused within this zygote (see run)
         self.memory_bytes = 0
         self.scratch_bytes = SCRATCH_MIN_BYTES
-        self.slot: dict[str, Any] | None = None  # the next job's scratch and cgroups
+        self.slot: dict[str, Any] | None = None  # the next job's scratch
+        # This zygote's job cgroups: one child at a time is in them, its limits set before
+        # it starts; reused while provably idle (making and removing cgroups for every
+        # program costs more than a third of a program's time when two zygotes share a
+        # machine). See _job_cgroups.
+        self.jobcg: dict[str, Any] | None = None
         self.pending: list[dict[str, Any]] = []  # finished jobs', to remove in tidy()
         self._selftest()
         # Capture the functions the child's validation uses now, before any program can
@@ -188,6 +195,8 @@ class Zygote:
 
         self.memory_bytes = 1 << 30
         self._cleanup(self._prepare())
+        self._job_cgroups()
+        self._drop_cgroups()
         self.memory_bytes = 0
 
     def configure(self, domain: dict[str, Any], limits: dict[str, Any]) -> None:
@@ -241,9 +250,8 @@ class Zygote:
         if attempt:
             time.sleep(min(1.0, 0.05 * 4 ** (attempt - 1)))  # back off before trying again
         slot, self.slot = self.slot, None
-        if slot is not None and (slot["memory"], slot["size"]) != (self.memory_bytes,
-                                                                    self.scratch_bytes):
-            self.pending.append(slot)  # made for other limits
+        if slot is not None and slot["size"] != self.scratch_bytes:
+            self.pending.append(slot)  # made for another quota
             slot = None
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         fds: list[int] = []
@@ -251,6 +259,7 @@ class Zygote:
         try:
             if slot is None:
                 slot = self._prepare()
+            cg = self._job_cgroups()
             out_path = os.path.join(self.base, f"out-{slot['name']}")
             res_path = os.path.join(self.base, f"res-{slot['name']}")
             for target in (out_path, res_path):
@@ -273,7 +282,8 @@ class Zygote:
         self.pending.append(slot)
         out_fd, res_fd, ready_r, ready_w = fds
         if pid == 0:  # pragma: no cover - runs in the child
-            self._child(path, slot["scratch"], out_fd, res_fd, ready_w, slot["cgroups"])
+            self._child(path, slot["scratch"], out_fd, res_fd, ready_w,
+                        cg["fds"] if cg else [])
         for fd in (out_fd, res_fd, ready_w):
             os.close(fd)
         wall = float(self.limits["wall_seconds"])
@@ -298,8 +308,13 @@ class Zygote:
                 started = os.read(ready_r, 1) == b"1"
             except BlockingIOError:
                 started = False
-            report = (self.sandbox.cgroup_job_report(self.cgroups, slot["cgroups"])
-                      if slot["cgroups"] else {})
+            report = {}
+            if cg:  # what this child did: the counters now less those before it ran
+                after = self.sandbox.cgroup_job_report(self.cgroups, cg["fds"])
+                report = {k: v - cg["before"].get(k, 0) for k, v in after.items()}
+                report["memory_peak"] = after.get("memory_peak", 0)
+                cg["before"] = after
+                cg["used"] = True
         finally:
             os.close(pidfd)
             os.close(ready_r)
@@ -317,38 +332,69 @@ class Zygote:
         return header
 
     def _prepare(self) -> dict[str, Any]:
-        """A new job's scratch (a tmpfs with the quota, where there is a mount namespace) and
-        cgroups with the current limits. Raises OSError, having removed what it made."""
-        sb = self.sandbox
+        """A new job's scratch: a tmpfs with the quota, where there is a mount namespace.
+        Raises OSError, having removed what it made."""
         self.seq += 1
         name = f"{self.seq}-{os.urandom(4).hex()}"
         slot: dict[str, Any] = {"name": name, "scratch": os.path.join(self.base, f"job-{name}"),
-                                "mounted": False, "cgroups": [], "memory": self.memory_bytes,
-                                "size": self.scratch_bytes}
+                                "mounted": False, "size": self.scratch_bytes}
         try:
             os.mkdir(slot["scratch"], 0o700)
             if self.mountns:
-                sb.mount_scratch(slot["scratch"], self.scratch_bytes, SCRATCH_INODES)
+                self.sandbox.mount_scratch(slot["scratch"], self.scratch_bytes, SCRATCH_INODES)
                 slot["mounted"] = True
-            if self.cgroups:
-                slot["cgroups"] = sb.cgroup_job_create(self.cgroups, f"job-{name}",
-                                                       tasks=sb.TASKS,
-                                                       memory_bytes=self.memory_bytes)
         except OSError:
             self._cleanup(slot)
             raise
         return slot
 
+    def _job_cgroups(self) -> dict[str, Any] | None:
+        """The job cgroups for the next child, with the current limits: made once, and again
+        only if a previous child's could not be proved empty. Raises OSError."""
+        sb = self.sandbox
+        if not self.cgroups:
+            return None
+        cg = self.jobcg
+        if cg is None:
+            self.seq += 1
+            name = f"job-{self.seq}-{os.urandom(4).hex()}"
+            fds = sb.cgroup_job_create(self.cgroups, name, tasks=sb.TASKS,
+                                       memory_bytes=self.memory_bytes)
+            cg = self.jobcg = {"name": name, "fds": fds, "memory": self.memory_bytes,
+                               "before": sb.cgroup_job_report(self.cgroups, fds),
+                               "used": False}
+        elif cg["memory"] != self.memory_bytes:
+            sb.cgroup_job_limit(self.cgroups, cg["fds"], self.memory_bytes)
+            cg["memory"] = self.memory_bytes
+        return cg
+
     def tidy(self) -> None:
         """After a report is sent, while the engine reads it: remove the finished jobs'
-        scratch and cgroups, and make the next job's (so neither is on any program's clock)."""
+        scratch, check that its child left nothing in the job cgroups (else they are dropped
+        and new ones made), and make the next job's scratch: none of it on any program's
+        clock."""
         while self.pending:
             self._cleanup(self.pending.pop())
+        cg = self.jobcg
+        if cg is not None and cg["used"]:
+            sb = self.sandbox
+            if sb.cgroup_job_idle(cg["fds"]):
+                sb.cgroup_job_rewind(self.cgroups, cg["fds"])
+                cg["before"] = sb.cgroup_job_report(self.cgroups, cg["fds"])
+                cg["used"] = False
+            else:
+                self._drop_cgroups()
         if self.slot is None and self.memory_bytes:
             try:
                 self.slot = self._prepare()
             except OSError as exc:  # run() tries again, and reports a retry if it fails
                 print(f"dixit zygote: cannot prepare a job: {exc}", file=sys.stderr)
+
+    def _drop_cgroups(self) -> None:
+        cg, self.jobcg = self.jobcg, None
+        if cg is not None and not self.sandbox.cgroup_job_remove(self.cgroups, cg["name"],
+                                                                 cg["fds"]):
+            print(f"dixit zygote: could not remove cgroup {cg['name']}", file=sys.stderr)
 
     def _fork(self) -> int:
         """fork(), retried with back-off while the kernel has no task or memory to spare."""
@@ -366,14 +412,11 @@ class Zygote:
         raise AssertionError("unreachable")
 
     def _cleanup(self, slot: dict[str, Any]) -> None:
-        """Remove a job's scratch and cgroups; never raises. What cannot be removed is logged
-        and left: names are never reused, so it cannot affect any later program."""
+        """Remove a job's scratch; never raises. What cannot be removed is logged and left:
+        names are never reused, so it cannot affect any later program."""
         sb = self.sandbox
         ok = not slot["mounted"] or sb.unmount_scratch(slot["scratch"])  # frees all at once
-        ok = sb.remove_tree(slot["scratch"]) and ok
-        if slot["cgroups"]:
-            ok = sb.cgroup_job_remove(self.cgroups, f"job-{slot['name']}", slot["cgroups"]) and ok
-        if not ok:
+        if not sb.remove_tree(slot["scratch"]) or not ok:
             print(f"dixit zygote: could not fully clean up {slot['scratch']}", file=sys.stderr)
 
     # -- in the child ---------------------------------------------------------------------------

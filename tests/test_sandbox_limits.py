@@ -337,6 +337,28 @@ def test_memfd_cannot_hold_memory_beyond_the_limit(tmp_path: Path) -> None:
     assert out.error is None, out.error
 
 
+BIG_BUT_HONEST = """
+import numpy
+hold = numpy.ones(200 << 20, dtype=numpy.uint8)  # 200 MiB, under the 256 MB limit
+""" + ZERO
+
+
+@needs_full
+def test_every_program_gets_the_whole_limit_after_attacks_in_the_same_zygote(
+        tmp_path: Path) -> None:
+    # One zygote: its job cgroups are reused, so nothing an attack did may carry over.
+    sources = {"hoard1": MEMFD_HOARDER, "bomb1": THREAD_BOMB, "big": BIG_BUT_HONEST,
+               "hoard2": MEMFD_HOARDER, "bomb2": THREAD_BOMB, "big2": BIG_BUT_HONEST}
+    outs = _run(tmp_path, sources, SMALL_MEMORY, disable="seccomp", workers=1)
+    for key in ("hoard1", "hoard2"):
+        assert "memory limit" in (outs[key].error or ""), outs[key].error
+    for key in ("bomb1", "bomb2"):
+        m = re.search(r"started (\d+) threads", outs[key].error or "")
+        assert m and sandbox.TASKS - 8 < int(m.group(1)) < sandbox.TASKS, outs[key].error
+    for key in ("big", "big2"):
+        assert outs[key].error is None, outs[key].error
+
+
 SCRATCH_FILLER = """
 chunk = b"x" * (1 << 20)
 for i in range(6):  # 360 MiB in files of 60 MiB, each under the per-file size limit
