@@ -691,26 +691,57 @@ def cgroup_job_create(runs: list[dict[str, Any]], name: str, *, tasks: int,
             os.mkdir(name, 0o755, dir_fd=run["fd"])
             fds.append(os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC,
                                dir_fd=run["fd"]))
-            fd = fds[-1]
-            for c in run["controllers"]:
-                if c == "pids":
-                    _write_at(fd, "pids.max", str(tasks))
-                elif run["version"] == 1:
-                    _write_at(fd, "memory.limit_in_bytes", str(memory_bytes))
-                    try:  # swap must not be a way round the limit (absent without swap)
-                        _write_at(fd, "memory.memsw.limit_in_bytes", str(memory_bytes))
-                    except FileNotFoundError:
-                        pass
-                else:
-                    _write_at(fd, "memory.max", str(memory_bytes))
-                    try:
-                        _write_at(fd, "memory.swap.max", "0")
-                    except FileNotFoundError:
-                        pass
+            if "pids" in run["controllers"]:
+                _write_at(fds[-1], "pids.max", str(tasks))
+        cgroup_job_limit(runs, fds, memory_bytes)
     except OSError:
         cgroup_job_remove(runs, name, fds)
         raise
     return fds
+
+
+_SWAP_FILES = ("memory.memsw.limit_in_bytes", "memory.swap.max")
+
+
+def cgroup_job_limit(runs: list[dict[str, Any]], fds: list[int], memory_bytes: int) -> None:
+    """Set the memory limit of a job cgroup (swap included: it must not be a way round)."""
+    for run, fd in zip(runs, fds, strict=False):
+        if "memory" not in run["controllers"]:
+            continue
+        if run["version"] == 1:
+            files = [("memory.limit_in_bytes", str(memory_bytes)),
+                     ("memory.memsw.limit_in_bytes", str(memory_bytes))]
+            try:  # memsw may not go below the limit: lower it after, raise it before
+                current = int(_read_at(fd, "memory.limit_in_bytes") or 0)
+            except ValueError:
+                current = 0
+            if memory_bytes > current:
+                files.reverse()
+        else:
+            files = [("memory.max", str(memory_bytes)), ("memory.swap.max", "0")]
+        for fname, value in files:
+            try:
+                _write_at(fd, fname, value)
+            except FileNotFoundError:
+                if fname not in _SWAP_FILES:  # absent without swap accounting: fine
+                    raise
+
+
+def cgroup_job_idle(fds: list[int]) -> bool:
+    """True when no task is left in any of a job's cgroups (so another may use them)."""
+    return all(not _read_at(fd, "cgroup.procs").strip() for fd in fds)
+
+
+def cgroup_job_rewind(runs: list[dict[str, Any]], fds: list[int]) -> None:
+    """Between two programs in the same (idle) job cgroups: reset the peak and the limit-hit
+    count where the kernel allows (v1); the other counters are compared before and after."""
+    for run, fd in zip(runs, fds, strict=False):
+        if "memory" in run["controllers"] and run["version"] == 1:
+            for fname in ("memory.max_usage_in_bytes", "memory.failcnt"):
+                try:
+                    _write_at(fd, fname, "0")
+                except OSError:
+                    pass
 
 
 def cgroup_join(fds: list[int]) -> None:
@@ -721,7 +752,8 @@ def cgroup_join(fds: list[int]) -> None:
 
 
 def cgroup_job_report(runs: list[dict[str, Any]], fds: list[int]) -> dict[str, int]:
-    """After the child is reaped: its peak memory and how often a limit refused it."""
+    """Peak memory and how often a limit refused or killed: counters since the cgroups were
+    made (or last rewound), so callers compare two reports."""
     report: dict[str, int] = {}
     for run, fd in zip(runs, fds, strict=False):
         if "memory" in run["controllers"]:

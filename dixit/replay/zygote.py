@@ -11,9 +11,11 @@ so no program's source is ever in the zygote's memory (and hence in a later sibl
 Children write their result (a frame: JSON header + label bytes) to fd 3 and stdout/stderr to
 fds 1/2, both files that only the engine reads (see ``Zygote.run``).
 
-Per program the zygote makes a scratch directory (a tmpfs with a quota, in its private mount
-namespace) and a pids and a memory cgroup, all under names never used before; the child joins
-the cgroups before anything else and, once its sandbox is complete, writes one byte to fd 4.
+Per program the zygote makes a scratch directory under a name never used before (a tmpfs with
+a quota, in its private mount namespace); its pids and memory cgroups hold one child at a time,
+get that child's limits before it starts, and are reused only once they are provably empty.
+The child joins them before anything else and, once its sandbox is complete, writes one byte
+to fd 4.
 A child that ends without that byte never ran the program: the job is reported as ``retry``
 (as is a fork the kernel keeps refusing), never as the program's failure. Cleanup cannot fail
 in a way that matters to any other program.
@@ -163,6 +165,13 @@ class Zygote:
         self.seq = 0  # job names: never reused within this zygote (see run)
         self.memory_bytes = 0
         self.scratch_bytes = SCRATCH_MIN_BYTES
+        self.slot: dict[str, Any] | None = None  # the next job's scratch
+        # This zygote's job cgroups: one child at a time is in them, its limits set before
+        # it starts; reused while provably idle (making and removing cgroups for every
+        # program costs more than a third of a program's time when two zygotes share a
+        # machine). See _job_cgroups.
+        self.jobcg: dict[str, Any] | None = None
+        self.pending: list[dict[str, Any]] = []  # finished jobs', to remove in tidy()
         self._selftest()
         # Capture the functions the child's validation uses now, before any program can
         # monkeypatch numpy/torch/builtins in its own (forked) copy.
@@ -187,21 +196,11 @@ class Zygote:
         import stat  # noqa: F401
         import time  # noqa: F401
 
-        name = f"selftest-{os.urandom(4).hex()}"
-        scratch = os.path.join(self.base, f"job-{name}")
-        os.mkdir(scratch, 0o700)
-        mounted = False
-        fds: list[int] = []
-        try:
-            if self.mountns:
-                self.sandbox.mount_scratch(scratch, 1 << 20, 16)
-                mounted = True
-            if self.cgroups:
-                fds = self.sandbox.cgroup_job_create(self.cgroups, name, tasks=self.sandbox.TASKS,
-                                                     memory_bytes=1 << 30)
-                self.sandbox.cgroup_job_report(self.cgroups, fds)
-        finally:
-            self._cleanup(scratch, mounted, name, fds)
+        self.memory_bytes = 1 << 30
+        self._cleanup(self._prepare())
+        self._job_cgroups()
+        self._drop_cgroups()
+        self.memory_bytes = 0
 
     def configure(self, domain: dict[str, Any], limits: dict[str, Any]) -> None:
         """Set the domain and limits for the following jobs (kept while they do not change)."""
@@ -245,31 +244,27 @@ class Zygote:
         A program that could not be started (fork refused, scratch or cgroup not made, the
         sandbox not set up before its code ran) is reported with ``retry`` instead of a
         verdict: that is never the program's fault. Every name is new (a counter and a random
-        token), so nothing a failed cleanup left behind can collide with a later job."""
+        token), so nothing a failed cleanup left behind can collide with a later job. The
+        job's scratch and cgroups are removed by ``tidy()``, once the report is sent."""
         import select
         import signal
         import time
 
-        sb = self.sandbox
         if attempt:
             time.sleep(min(1.0, 0.05 * 4 ** (attempt - 1)))  # back off before trying again
-        self.seq += 1
-        name = f"{self.seq}-{os.urandom(4).hex()}"
-        scratch = os.path.join(self.base, f"job-{name}")
-        out_path = os.path.join(self.base, f"out-{name}")
-        res_path = os.path.join(self.base, f"res-{name}")
+        slot, self.slot = self.slot, None
+        if slot is not None and slot["size"] != self.scratch_bytes:
+            self.pending.append(slot)  # made for another quota
+            slot = None
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        mounted = False
-        cgroups: list[int] = []  # job cgroup directories, one per hierarchy
         fds: list[int] = []
+        out_path = res_path = ""
         try:
-            os.mkdir(scratch, 0o700)
-            if self.mountns:
-                sb.mount_scratch(scratch, self.scratch_bytes, SCRATCH_INODES)
-                mounted = True
-            if self.cgroups:
-                cgroups = sb.cgroup_job_create(self.cgroups, f"job-{name}", tasks=sb.TASKS,
-                                               memory_bytes=self.memory_bytes)
+            if slot is None:
+                slot = self._prepare()
+            cg = self._job_cgroups()
+            out_path = os.path.join(self.base, f"out-{slot['name']}")
+            res_path = os.path.join(self.base, f"res-{slot['name']}")
             for target in (out_path, res_path):
                 fds.append(os.open(target, flags, 0o600))
             fds += os.pipe2(os.O_CLOEXEC)  # "sandbox in place" byte, see _child
@@ -280,14 +275,18 @@ class Zygote:
         except OSError as exc:
             for fd in fds:
                 os.close(fd)
-            self._cleanup(scratch, mounted, f"job-{name}", cgroups)
+            if slot is not None:
+                self.pending.append(slot)
             for target in (out_path, res_path):
-                _unlink(target)
+                if target:
+                    _unlink(target)
             return {"op": "done", "job": job, "seconds": 0.0,
                     "retry": one_line(f"could not start the program: {exc}")}
+        self.pending.append(slot)
         out_fd, res_fd, ready_r, ready_w = fds
         if pid == 0:  # pragma: no cover - runs in the child
-            self._child(path, scratch, out_fd, res_fd, ready_w, cgroups)
+            self._child(path, slot["scratch"], out_fd, res_fd, ready_w,
+                        cg["fds"] if cg else [])
         for fd in (out_fd, res_fd, ready_w):
             os.close(fd)
         wall = float(self.limits["wall_seconds"])
@@ -312,11 +311,16 @@ class Zygote:
                 started = os.read(ready_r, 1) == b"1"
             except BlockingIOError:
                 started = False
-            report = sb.cgroup_job_report(self.cgroups, cgroups) if cgroups else {}
+            report = {}
+            if cg:  # what this child did: the counters now less those before it ran
+                after = self.sandbox.cgroup_job_report(self.cgroups, cg["fds"])
+                report = {k: v - cg["before"].get(k, 0) for k, v in after.items()}
+                report["memory_peak"] = after.get("memory_peak", 0)
+                cg["before"] = after
+                cg["used"] = True
         finally:
             os.close(pidfd)
             os.close(ready_r)
-            self._cleanup(scratch, mounted, f"job-{name}", cgroups)
         header: dict[str, Any] = {
             "op": "done", "job": job, "seconds": round(seconds, 6),
             "cpu": round(usage.ru_utime + usage.ru_stime, 6), "timed_out": timed_out,
@@ -329,6 +333,71 @@ class Zygote:
             # why): not the program's doing. A program that could not be read exits 0.
             header["retry"] = "sandbox setup failed"
         return header
+
+    def _prepare(self) -> dict[str, Any]:
+        """A new job's scratch: a tmpfs with the quota, where there is a mount namespace.
+        Raises OSError, having removed what it made."""
+        self.seq += 1
+        name = f"{self.seq}-{os.urandom(4).hex()}"
+        slot: dict[str, Any] = {"name": name, "scratch": os.path.join(self.base, f"job-{name}"),
+                                "mounted": False, "size": self.scratch_bytes}
+        try:
+            os.mkdir(slot["scratch"], 0o700)
+            if self.mountns:
+                self.sandbox.mount_scratch(slot["scratch"], self.scratch_bytes, SCRATCH_INODES)
+                slot["mounted"] = True
+        except OSError:
+            self._cleanup(slot)
+            raise
+        return slot
+
+    def _job_cgroups(self) -> dict[str, Any] | None:
+        """The job cgroups for the next child, with the current limits: made once, and again
+        only if a previous child's could not be proved empty. Raises OSError."""
+        sb = self.sandbox
+        if not self.cgroups:
+            return None
+        cg = self.jobcg
+        if cg is None:
+            self.seq += 1
+            name = f"job-{self.seq}-{os.urandom(4).hex()}"
+            fds = sb.cgroup_job_create(self.cgroups, name, tasks=sb.TASKS,
+                                       memory_bytes=self.memory_bytes)
+            cg = self.jobcg = {"name": name, "fds": fds, "memory": self.memory_bytes,
+                               "before": sb.cgroup_job_report(self.cgroups, fds),
+                               "used": False}
+        elif cg["memory"] != self.memory_bytes:
+            sb.cgroup_job_limit(self.cgroups, cg["fds"], self.memory_bytes)
+            cg["memory"] = self.memory_bytes
+        return cg
+
+    def tidy(self) -> None:
+        """After a report is sent, while the engine reads it: remove the finished jobs'
+        scratch, check that its child left nothing in the job cgroups (else they are dropped
+        and new ones made), and make the next job's scratch: none of it on any program's
+        clock."""
+        while self.pending:
+            self._cleanup(self.pending.pop())
+        cg = self.jobcg
+        if cg is not None and cg["used"]:
+            sb = self.sandbox
+            if sb.cgroup_job_idle(cg["fds"]):
+                sb.cgroup_job_rewind(self.cgroups, cg["fds"])
+                cg["before"] = sb.cgroup_job_report(self.cgroups, cg["fds"])
+                cg["used"] = False
+            else:
+                self._drop_cgroups()
+        if self.slot is None and self.memory_bytes:
+            try:
+                self.slot = self._prepare()
+            except OSError as exc:  # run() tries again, and reports a retry if it fails
+                print(f"dixit zygote: cannot prepare a job: {exc}", file=sys.stderr)
+
+    def _drop_cgroups(self) -> None:
+        cg, self.jobcg = self.jobcg, None
+        if cg is not None and not self.sandbox.cgroup_job_remove(self.cgroups, cg["name"],
+                                                                 cg["fds"]):
+            print(f"dixit zygote: could not remove cgroup {cg['name']}", file=sys.stderr)
 
     def _fork(self) -> int:
         """fork(), retried with back-off while the kernel has no task or memory to spare."""
@@ -345,16 +414,13 @@ class Zygote:
                     raise
         raise AssertionError("unreachable")
 
-    def _cleanup(self, scratch: str, mounted: bool, cg_name: str, cgroups: list[int]) -> None:
-        """Remove a job's scratch and cgroups; never raises. What cannot be removed is logged
-        and left: names are never reused, so it cannot affect any later program."""
+    def _cleanup(self, slot: dict[str, Any]) -> None:
+        """Remove a job's scratch; never raises. What cannot be removed is logged and left:
+        names are never reused, so it cannot affect any later program."""
         sb = self.sandbox
-        ok = not mounted or sb.unmount_scratch(scratch)  # frees the whole tree at once
-        ok = sb.remove_tree(scratch) and ok
-        if cgroups:
-            ok = sb.cgroup_job_remove(self.cgroups, cg_name, cgroups) and ok
-        if not ok:
-            print(f"dixit zygote: could not fully clean up {scratch}", file=sys.stderr)
+        ok = not slot["mounted"] or sb.unmount_scratch(slot["scratch"])  # frees all at once
+        if not sb.remove_tree(slot["scratch"]) or not ok:
+            print(f"dixit zygote: could not fully clean up {slot['scratch']}", file=sys.stderr)
 
     # -- in the child ---------------------------------------------------------------------------
 
@@ -574,6 +640,7 @@ def main() -> None:
             header = {"op": "done", "job": job, "seconds": 0.0,
                       "retry": one_line(f"sandbox could not run the program: {exc!r}")}
         proto.write(encode_frame(header))
+        zygote.tidy()
 
 
 if __name__ == "__main__":
