@@ -152,6 +152,15 @@ def test_open_round(states: dict[str, st.State]) -> None:
             checks.open_round, replace(opened, rounds={}), None)
 
 
+def test_open_round_by_number_with_two_rounds(states: dict[str, st.State]) -> None:
+    closed = states[CLOSED]
+    two = replace(closed, rounds={1: closed.rounds[1],
+                                  2: replace(states[OPEN].rounds[1], number=2)})
+    assert checks.open_round(two, 2) is two.rounds[2]
+    assert checks.open_round(two, None) is two.rounds[2]
+    refused(PhaseError, "round 1 is closed", checks.open_round, two, 1)
+
+
 def _late(action: str, rnd: st.Round, until: datetime, now: datetime) -> str:
     return (f"too late: {action} in round {rnd.number} closed at {clock.iso(until)} "
             f"(now {clock.iso(now)})")

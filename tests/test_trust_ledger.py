@@ -242,16 +242,16 @@ def test_unpack_truncated() -> None:
 
 # -- protocol.py -------------------------------------------------------------------------------
 
-SECRET_CTX = protocol.secret_context("tid", 1, "alice", "flag", "dom", "ab" * 32)
-PROGRAM_CTX = protocol.program_context("tid", 2, "bob", "alice", "cd" * 32)
+SECRET_CTX = {"purpose": "labeler", "tournament": "tid", "round": 1, "team": "alice",
+              "kind": "flag", "domain": "dom", "model_sha256": "ab" * 32}
+PROGRAM_CTX = {"purpose": "program", "tournament": "tid", "round": 2, "team": "bob",
+               "target": "alice", "challenge": "cd" * 32}
 
 
 def test_contexts() -> None:
-    assert SECRET_CTX == {"purpose": "labeler", "tournament": "tid", "round": 1,
-                          "team": "alice", "kind": "flag", "domain": "dom",
-                          "model_sha256": "ab" * 32}
-    assert PROGRAM_CTX == {"purpose": "program", "tournament": "tid", "round": 2,
-                           "team": "bob", "target": "alice", "challenge": "cd" * 32}
+    got = protocol.secret_context("tid", 1, "alice", "flag", "dom", "ab" * 32)
+    assert got == SECRET_CTX
+    assert protocol.program_context("tid", 2, "bob", "alice", "cd" * 32) == PROGRAM_CTX
 
 
 @pytest.mark.parametrize("context", [SECRET_CTX, PROGRAM_CTX], ids=["secret", "program"])
@@ -326,6 +326,11 @@ def test_invalid_names(name: str, shown: str) -> None:
                               "'-' or '_', starting with a letter or digit")
 
 
+def test_invalid_name_shown_whole_up_to_40_characters() -> None:
+    with pytest.raises(EntryError, match="^invalid team name '" + "X" * 40 + "': use"):
+        entries.check_name("X" * 40)
+
+
 def test_invalid_name_of_another_kind() -> None:
     with pytest.raises(EntryError) as err:
         entries.check_name(5, "challenge (team name)")  # type: ignore[arg-type]
@@ -386,6 +391,11 @@ def test_parse_invalid_toml() -> None:
 
 
 def test_verify_names_the_file() -> None:
+    for data, message in [(b"\xff", "p.toml: not UTF-8 text"),
+                          (b"x = 1\n", "p.toml: entry is unsigned")]:
+        with pytest.raises(EntryError) as err:
+            entries.verify(data, "p.toml", ORG.public)
+        assert str(err.value) == message
     data = _signed({"x": {"y": 1}})
     with pytest.raises(EntryError) as err:
         entries.verify(data, "p.toml", CLOSER.public)
@@ -428,26 +438,26 @@ def test_field_refuses(table: Any, kind: Any, names: str) -> None:
 # -- layout.py ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    (layout.round_dir(1), "rounds/001"),
-    (layout.round_dir(12), "rounds/012"),
-    (layout.round_dir(1000), "rounds/1000"),
-    (layout.round_entry(3), "rounds/003/round.toml"),
-    (layout.results_path(3), "rounds/003/results.toml"),
-    (layout.closed_tag(7), "round-007-closed"),
-    (layout.challenge_dir(2, "bob"), "rounds/002/challenges/bob"),
-    (layout.challenge_entry(2, "bob"), "rounds/002/challenges/bob/challenge.toml"),
-    (layout.submission_entry(2, "bob", "alice"), "rounds/002/submissions/bob/alice.toml"),
-    (layout.reveal_dir(2, "bob"), "rounds/002/reveals/bob"),
-    (layout.reveal_entry(2, "bob", "labeler"), "rounds/002/reveals/bob/labeler.toml"),
-    (layout.escrow_path(2, "bob", "labeler"), "rounds/002/challenges/bob/labeler.escrow"),
-    (layout.escrow_path(2, "bob", "alice"), "rounds/002/submissions/bob/alice.escrow"),
-    (layout.registration_path("bob"), "teams/bob.toml"),
-    (layout.rotation_path("bob", 2), "teams/bob/key-002.toml"),
-    (layout.removal_path("bob"), "teams/bob/removed.toml"),
+@pytest.mark.parametrize(("path", "expected"), [  # built inside the test, under a mutant
+    (lambda: layout.round_dir(1), "rounds/001"),
+    (lambda: layout.round_dir(12), "rounds/012"),
+    (lambda: layout.round_dir(1000), "rounds/1000"),
+    (lambda: layout.round_entry(3), "rounds/003/round.toml"),
+    (lambda: layout.results_path(3), "rounds/003/results.toml"),
+    (lambda: layout.closed_tag(7), "round-007-closed"),
+    (lambda: layout.challenge_dir(2, "bob"), "rounds/002/challenges/bob"),
+    (lambda: layout.challenge_entry(2, "bob"), "rounds/002/challenges/bob/challenge.toml"),
+    (lambda: layout.submission_entry(2, "bob", "alice"), "rounds/002/submissions/bob/alice.toml"),
+    (lambda: layout.reveal_dir(2, "bob"), "rounds/002/reveals/bob"),
+    (lambda: layout.reveal_entry(2, "bob", "labeler"), "rounds/002/reveals/bob/labeler.toml"),
+    (lambda: layout.escrow_path(2, "bob", "labeler"), "rounds/002/challenges/bob/labeler.escrow"),
+    (lambda: layout.escrow_path(2, "bob", "alice"), "rounds/002/submissions/bob/alice.escrow"),
+    (lambda: layout.registration_path("bob"), "teams/bob.toml"),
+    (lambda: layout.rotation_path("bob", 2), "teams/bob/key-002.toml"),
+    (lambda: layout.removal_path("bob"), "teams/bob/removed.toml"),
 ])
-def test_paths(path: str, expected: str) -> None:
-    assert path == expected
+def test_paths(path: Any, expected: str) -> None:
+    assert path() == expected
 
 
 @pytest.mark.parametrize(("path", "team"), [

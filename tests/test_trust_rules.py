@@ -125,6 +125,14 @@ def test_standings_count_rounds_solves_and_dixits() -> None:
     assert only == [Standing("a", 0, 0, 1, 1)]
 
 
+def test_standings_solves_and_dixits_before_a_team_scores() -> None:
+    """A team that solves or proposes in a round before it has points in any: counted once."""
+    r1 = Rs({"a": 0}, [Cs("a", ["z"], {}, m=2), Cs("y", ["a"], {}, m=2)])
+    r2 = Rs({"z": 3, "y": 4}, [])
+    assert rules.standings([r1, r2]) == [Standing("y", 4, 0, 1, 1), Standing("z", 3, 1, 0, 1),
+                                         Standing("a", 0, 1, 1, 1)]
+
+
 def test_round_score_from_results() -> None:
     results: dict[str, Any] = {
         "teams": ["a", "b", "c"],
@@ -295,6 +303,13 @@ def test_from_record() -> None:
     bad = {**book.as_dict(), "threshold": 2.0}
     with pytest.raises(RulesError, match=r"solve.threshold must be in \(0, 1\]"):
         rulebook.from_record(bad)
+
+
+def test_from_record_without_points_or_replay_tables() -> None:
+    """A record that has no [points] or [replay] table (an older one) reads their defaults."""
+    record = Rulebook(threshold=0.5).as_dict()
+    del record["points"], record["replay"]
+    assert rulebook.from_record(record) == Rulebook(threshold=0.5)
 
 
 def test_parse_text_names_its_source() -> None:

@@ -133,17 +133,19 @@ def stray_files(b: Built) -> None:
                           "rounds/001/reveals/alice/labeler.md": b"x\n"}, "strays")
 
 
-def entry_with_its_registration(b: Built) -> None:
+def entry_with_its_registration(b: Built, rnd: int = 1) -> None:
     """frank is registered in the same commit as a submission he signed: the entry did not
     come after his registration."""
     frank = keystore.generate("team-frank")
     reg = entries.signed({"team": {"name": "frank", "key": frank.public, "added": "x"}},
                          identity(b, "organizer").signing)
-    payload, _ = entries.parse((b.root / f"{SUB_BOB_ALICE}.toml").read_bytes(), "x")
-    payload["submission"]["team"] = "frank"
-    commit_files(b.root, {"teams/frank.toml": reg,
-                          "rounds/001/submissions/frank/alice.toml":
-                          entries.signed(payload, frank.signing)}, "frank")
+    files = {"teams/frank.toml": reg}
+    for target in ("alice", "bob"):
+        payload, _ = entries.parse((b.root / f"{SUB_BOB_ALICE}.toml").read_bytes(), "x")
+        payload["submission"].update({"team": "frank", "target": target, "round": rnd})
+        files[f"rounds/{rnd:03d}/submissions/frank/{target}.toml"] = entries.signed(
+            payload, frank.signing)
+    commit_files(b.root, files, "frank")
 
 
 def _sha(path: Path) -> str:
@@ -251,6 +253,86 @@ def rulebook_changed_after_close(b: Built) -> None:
     commit_files(b.root, {layout.RULES: rules.encode()}, "rules: lower threshold for round 2")
 
 
+def sealed_file_renamed(b: Built) -> None:
+    git(b.root, "mv", f"{ALICE}/labeler.escrow", f"{ALICE}/old.escrow")
+    git(b.root, "commit", "-q", "-m", "rename")
+
+
+def removal_deleted_then_entry(b: Built) -> None:
+    """dave's removal is deleted again: a sealed file deleted, but dave is a member again, so
+    his later entry is his to sign."""
+    dave = identity(b, "team-dave")
+    Runner().ok("-C", b.root, "team", "remove", "dave")
+    commit_files(b.root, {"teams/dave/removed.toml": None}, "undo")
+    path = "rounds/001/submissions/dave/carol.toml"
+    payload, _ = entries.parse((b.root / path).read_bytes(), path)
+    payload["submission"]["submitted"] = "2030-01-01T00:00:00Z"
+    commit_files(b.root, {path: entries.signed(payload, dave.signing)}, "dave again")
+
+
+def _challenge_meta(edit: Callable[[dict[str, Any]], None]) -> ledgers.Tamper:
+    def tamper(b: Built) -> None:
+        path = f"{ALICE}/challenge.toml"
+        rewrite(b.root, {path: resigned(b, path, lambda p: edit(p["challenge"]), "team-alice")})
+    return tamper
+
+
+def _drop_model_and_seed(meta: dict[str, Any]) -> None:
+    del meta["model"], meta["seed"]
+
+
+def _other_model(meta: dict[str, Any]) -> None:
+    meta["model"] = "weights.safetensors"
+
+
+def challenge_resigned_with_retired_key(b: Built) -> None:
+    old = identity(b, "team-alice")
+    Runner().ok("-C", b.root, "team", "rotate", "alice")
+    path = f"{ALICE}/challenge.toml"
+    payload, _ = entries.parse((b.root / path).read_bytes(), path)
+    payload["challenge"]["proposed"] = "2030-01-01T00:00:00Z"
+    commit_files(b.root, {path: entries.signed(payload, old.signing)}, "alice re-signs")
+
+
+def reveal_after_removal(b: Built) -> None:
+    from dixit.league import checks
+
+    dave = identity(b, "team-dave")
+    Runner().ok("-C", b.root, "team", "remove", "dave")
+    state = st.load(Ledger(b.root).snapshot())
+    salt, payload = keystore.load_secret(state.info.id, 1, "dave", "carol")
+    commit_files(b.root, checks.reveal_files(state.rounds[1], "dave", "carol", salt, payload,
+                                             "team", dave.signing), "dave reveals")
+
+
+def _no_teams(p: dict[str, Any]) -> None:
+    del p["teams"]
+
+
+def _no_challenges(p: dict[str, Any]) -> None:
+    del p["challenges"]
+
+
+def _no_submissions(p: dict[str, Any]) -> None:
+    del _challenge(p, "alice")["submissions"]
+
+
+def _no_rules(p: dict[str, Any]) -> None:
+    del p["rules"]
+
+
+def _void(p: dict[str, Any]) -> None:
+    """alice's challenge void, and the points to match: nobody scores from it."""
+    _challenge(p, "alice")["void"] = "labeler failed"
+    p["points"].update({"alice": 6, "bob": 4})
+
+
+def _errored(p: dict[str, Any]) -> None:
+    """bob's program for alice agreed fully but errored: no solve, and the points to match."""
+    _challenge(p, "alice")["submissions"][0]["error"] = "timed out"
+    p["points"].update({"alice": 6, "bob": 4})
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -267,6 +349,7 @@ MODEL = f"{ALICE}/model.safetensors"
 CHANGED = "sealed file changed after it was committed"
 DELETED = "sealed file deleted after it was committed"
 AFTER_CLOSE = "written after round 001 was closed in commit C"
+POINTS_OFF = f"{RESULTS}: points do not follow from the recorded agreements under the rulebook"
 
 CASES = [
     _c("pristine open round", OPEN, None),
@@ -308,8 +391,11 @@ CASES = [
        "rounds/001/reveals/alice/labeler.md: unexpected file in the round ledger",
        "rounds/draft/round.toml: unexpected file in the round ledger",
        "rounds/notes.txt: unexpected file in the round ledger"),
-    _c("entry in the same commit as its team's registration", OPEN, entry_with_its_registration,
+    _c("entries in the same commit as their team's registration", OPEN,
+       entry_with_its_registration,
        "rounds/001/submissions/frank/alice.toml (commit C): written before team 'frank' was "
+       "registered",
+       "rounds/001/submissions/frank/bob.toml (commit C): written before team 'frank' was "
        "registered"),
     _c("entry signed with a retired key after the rotation", OPEN, retired_key_after_rotation,
        f"{SUB_BOB_ALICE}.toml (commit C): not signed with the key registered for 'bob' at that "
@@ -363,6 +449,35 @@ CASES = [
        "rounds/001/notes.txt: unexpected file in the round ledger"),
     _c("closer's reveal never committed", CLOSED, closer_reveal_never_committed,
        "rounds/001/reveals/bob/labeler: not revealed (no reveal and no escrow)"),
+    _c("sealed file renamed", OPEN, sealed_file_renamed,
+       f"{ALICE}/labeler.escrow (commit C): {DELETED}",
+       f"{ALICE}/old.escrow: unexpected file in the round ledger"),
+    _c("removal deleted, then an entry of the team", OPEN, removal_deleted_then_entry,
+       f"teams/dave/removed.toml (commit C): {DELETED}"),
+    _c("challenge without model and seed fields", OPEN, _challenge_meta(_drop_model_and_seed)),
+    _c("challenge naming another model file", OPEN, _challenge_meta(_other_model),
+       f"{MODEL}: does not match the model hash in its seal"),
+    _c("challenge re-signed with a retired key", OPEN, challenge_resigned_with_retired_key,
+       f"{ALICE}/challenge.toml (commit C): {CHANGED}",
+       f"{ALICE}/challenge.toml (commit C): not signed with the key registered for 'alice' at "
+       "that time (a retired or foreign key)"),
+    _c("team reveal after the team was removed", OPEN, reveal_after_removal,
+       "rounds/001/reveals/dave/carol.toml (commit C): written after team 'dave' was removed "
+       "(commit C)"),
+    _c("results without teams", CLOSED, _results(_no_teams),
+       f"{RESULTS}: the teams scored differ from the registry", POINTS_OFF),
+    _c("results without challenges", CLOSED, _results(_no_challenges),
+       f"{RESULTS}: scored submissions [('alice', 'bob'), ('alice', 'carol'), ('bob', 'alice'), "
+       "('carol', 'alice'), ('dave', 'carol')] differ from the ledger's",
+       f"{RESULTS}: scored challenges differ from the ledger's", POINTS_OFF),
+    _c("results without a challenge's submissions", CLOSED, _results(_no_submissions),
+       f"{RESULTS}: scored submissions [('bob', 'alice'), ('carol', 'alice')] differ from the "
+       "ledger's", POINTS_OFF),
+    _c("results without rules", CLOSED, _results(_no_rules),
+       f"{RESULTS}: recorded rules are invalid: rules.toml: solve.threshold must be a float, "
+       "got None"),
+    _c("results with a void challenge, points to match", CLOSED, _results(_void)),
+    _c("results with an errored program, points to match", CLOSED, _results(_errored)),
 ]
 
 
@@ -383,6 +498,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> dict[str, 
 def _second_round(b: Built) -> None:
     model_rewritten(b)
     Runner().ok("-C", b.root, "round", "open", "--propose-by", "+1h", "--submit-by", "+2h")
+    entry_with_its_registration(b, 2)
 
 
 def _problems(b: Built, **kw: Any) -> list[str]:
@@ -418,12 +534,18 @@ def test_a_ledger_that_cannot_load_reports_only_that(built: dict[str, Built]) ->
 
 def test_a_round_can_be_verified_alone(built: dict[str, Built]) -> None:
     b = built["round 2 open, round 1 model rewritten"]
-    assert _problems(b, round_no=1) == [f"{MODEL}: does not match the model hash in its seal"]
-    assert _problems(b, round_no=2) == []
+    one = [f"{MODEL}: does not match the model hash in its seal"]
+    two = [f"rounds/002/submissions/frank/{t}.toml (commit C): written before team 'frank' was "
+           "registered" for t in ("alice", "bob")]
+    two_round = [f"rounds/002/submissions/frank/{t}.toml: submission to a challenge that does "
+                 "not exist" for t in ("alice", "bob")]
+    assert _problems(b, round_no=1) == one
+    assert _problems(b, round_no=2) == two + two_round
+    assert _problems(b) == two + one + two_round
     rep = verify.verify(Ledger(b.root), replay=False, round_no=2)
-    # the tournament, 5 teams and round 2; every commit of the history
-    assert rep.checked == {"signatures": 7, "commits": 20, "reveals": 0}
-    assert _problems(b) == [f"{MODEL}: does not match the model hash in its seal"]
+    # the tournament, 6 teams and round 2 with 2 submissions (no seal: nothing to check them
+    # against); every commit of the history
+    assert rep.checked == {"signatures": 10, "commits": 21, "reveals": 0}
 
 
 @pytest.mark.parametrize(("name", "problems"), [
@@ -445,6 +567,22 @@ def test_replay_re_derives_the_results(name: str, problems: list[str],
     assert normalized(rep.problems) == problems
     assert rep.checked.get("rounds re-scored") == 1 and "rounds re-scored (no replay)" \
         not in rep.checked
+
+
+def test_problems_name_the_commits(built: dict[str, Built]) -> None:
+    b = built["entry signed after its team was removed"]
+    head, removal = git(b.root, "rev-parse", "HEAD"), git(b.root, "rev-parse", "HEAD~1")
+    rep = verify.verify(Ledger(b.root), replay=False)
+    assert rep.problems == [f"rounds/001/submissions/dave/carol.toml (commit {head[:10]}): "
+                            f"written after team 'dave' was removed (commit {removal[:10]})"]
+
+
+def test_replay_reports_progress(built: dict[str, Built]) -> None:
+    calls: list[tuple[int, int]] = []
+    rep = verify.verify(Ledger(built[CLOSED].root), progress=lambda d, t: calls.append((d, t)))
+    assert rep.problems == [] and rep.checked["rounds re-scored"] == 1
+    total = calls[-1][1]
+    assert total > 0 and calls == [(i, total) for i in range(1, total + 1)]
 
 
 def test_cli_exit_code_and_message(built: dict[str, Built], dixit: Runner) -> None:
