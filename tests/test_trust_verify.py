@@ -267,6 +267,7 @@ def removal_deleted_then_entry(b: Built) -> None:
     path = "rounds/001/submissions/dave/carol.toml"
     payload, _ = entries.parse((b.root / path).read_bytes(), path)
     payload["submission"]["submitted"] = "2030-01-01T00:00:00Z"
+    payload["submission"]["replaces"] = _sha(b.root / path)  # chain kept: only the deletion
     commit_files(b.root, {path: entries.signed(payload, dave.signing)}, "dave again")
 
 
