@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from dixit.league import validate
-from dixit.ledger import entries, keystore, layout
-from dixit.ledger import state as st
+from dixit.ledger import entries, keystore, layout, state as st
 from dixit.ledger.store import Ledger
 from tests.conftest import (
     EXAMPLES,

@@ -26,8 +26,7 @@ import torch
 
 from dixit.data import domains
 from dixit.errors import DixitError
-from dixit.replay import Limits, Outcome, Program, sandbox
-from dixit.replay import engine as replay
+from dixit.replay import Limits, Outcome, Program, engine as replay, sandbox
 
 ROOT = os.geteuid() == 0
 GRID = domains.parse("grid:5x5")

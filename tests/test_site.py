@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, Runner, git, program, propose_small, scoped_env
-from tests.conftest import League as _League
+from tests.conftest import (
+    EXAMPLES,
+    League as _League,
+    Runner,
+    git,
+    program,
+    propose_small,
+    scoped_env,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE_NAME = '<script>alert("name")</script> & League'

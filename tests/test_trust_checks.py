@@ -15,8 +15,7 @@ import pytest
 
 from dixit.errors import ChallengeError, DixitError, EntryError, PhaseError, SealError
 from dixit.league import checks
-from dixit.ledger import clock, entries, keystore, layout, protocol, seal
-from dixit.ledger import state as st
+from dixit.ledger import clock, entries, keystore, layout, protocol, seal, state as st
 from dixit.ledger.store import Ledger
 from dixit.rules import kinds
 from tests import ledgers

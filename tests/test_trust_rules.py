@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 
 from dixit.errors import ChallengeError, RulesError
-from dixit.rules import flags, kinds, rulebook
-from dixit.rules import points as rules
-from dixit.rules.points import ChallengeOutcome as Ch
-from dixit.rules.points import ChallengeScore as Cs
-from dixit.rules.points import RoundScore as Rs
-from dixit.rules.points import Standing
-from dixit.rules.points import SubmissionOutcome as Sub
+from dixit.rules import flags, kinds, points as rules, rulebook
+from dixit.rules.points import (
+    ChallengeOutcome as Ch,
+    ChallengeScore as Cs,
+    RoundScore as Rs,
+    Standing,
+    SubmissionOutcome as Sub,
+)
 from dixit.rules.rulebook import Points, ReplayRules, Rulebook
 
 # distinct values, so a mix-up of any two shows

@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 
 from dixit.league import verify
-from dixit.ledger import entries, keystore, layout, seal
-from dixit.ledger import state as st
+from dixit.ledger import entries, keystore, layout, seal, state as st
 from dixit.ledger.store import Ledger
 from tests import ledgers
 from tests.conftest import Runner, git

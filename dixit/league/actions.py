@@ -13,15 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dixit import challenge as local
-from dixit import models
+from dixit import challenge as local, models
 from dixit.errors import ChallengeError, KeyStoreError, PhaseError, UsageError
 from dixit.league import checks, workflows
-from dixit.ledger import clock, entries, keystore, layout, protocol, seal
-from dixit.ledger import state as st
+from dixit.ledger import clock, entries, keystore, layout, protocol, seal, state as st
 from dixit.ledger.store import Change, Ledger, Snapshot, find_root, init_repo
-from dixit.rules import kinds
-from dixit.rules import points as rules_points
+from dixit.rules import kinds, points as rules_points
 from dixit.rules.rulebook import DEFAULT_RULES_TOML
 
 Warn = Callable[[str], None]

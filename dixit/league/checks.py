@@ -16,8 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from dixit.errors import EntryError, PhaseError
-from dixit.ledger import clock, entries, layout, protocol, seal
-from dixit.ledger import state as st
+from dixit.ledger import clock, entries, layout, protocol, seal, state as st
 from dixit.ledger.layout import SECRET_ITEM
 from dixit.rules import kinds
 

@@ -16,8 +16,7 @@ from dixit.errors import PhaseError
 from dixit.league import plan as planning
 from dixit.league.judge import ChallengeFacts, assemble, judge, public
 from dixit.league.secrets import Opened, load_closer, open_secrets
-from dixit.ledger import clock, entries, keystore, layout
-from dixit.ledger import state as st
+from dixit.ledger import clock, entries, keystore, layout, state as st
 from dixit.ledger.store import Change, Ledger, Snapshot
 from dixit.replay import reference
 from dixit.rules.draw import draw_seed

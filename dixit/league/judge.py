@@ -11,13 +11,11 @@ from typing import Any
 
 from dixit.league.plan import ChallengePlan, Plan, source_key
 from dixit.league.secrets import Opened
-from dixit.ledger import entries
-from dixit.ledger import state as st
+from dixit.ledger import entries, state as st
 from dixit.ledger.layout import SECRET_ITEM
 from dixit.replay import reference
 from dixit.replay.engine import Outcome
-from dixit.rules import flags, kinds, rulebook
-from dixit.rules import points as rules
+from dixit.rules import flags, kinds, points as rules, rulebook
 
 NOT_REPRODUCED = ("closed", "isolation")
 

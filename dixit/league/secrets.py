@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 
 from dixit.errors import EntryError, KeyStoreError, SealError
 from dixit.league import checks
-from dixit.ledger import keystore, layout, seal
-from dixit.ledger import state as st
+from dixit.ledger import keystore, layout, seal, state as st
 
 Item = tuple[str, str]  # (owner, item): item is layout.SECRET_ITEM or a target team
 

@@ -27,8 +27,7 @@ from typing import Any
 
 from dixit.errors import PhaseError, ShardError, UsageError
 from dixit.league import closing, judge, secrets
-from dixit.ledger import clock, entries, keystore, layout
-from dixit.ledger import state as st
+from dixit.ledger import clock, entries, keystore, layout, state as st
 from dixit.ledger.fsutil import atomic_write
 from dixit.ledger.store import Change, Ledger, Snapshot
 

@@ -23,8 +23,7 @@ import git
 
 from dixit.errors import DixitError, EntryError, LedgerError
 from dixit.league import checks
-from dixit.ledger import clock, entries, layout, seal
-from dixit.ledger import state as st
+from dixit.ledger import clock, entries, layout, seal, state as st
 from dixit.ledger.layout import Place, classify
 from dixit.ledger.store import Snapshot, find_root
 

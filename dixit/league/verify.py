@@ -14,8 +14,7 @@ from dixit import rules
 from dixit.data import domains
 from dixit.errors import DixitError
 from dixit.league import checks, closing, judge, secrets
-from dixit.ledger import entries, layout, seal
-from dixit.ledger import state as st
+from dixit.ledger import entries, layout, seal, state as st
 from dixit.ledger.store import Ledger
 from dixit.rules import kinds, rulebook
 

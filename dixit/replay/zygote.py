@@ -27,8 +27,7 @@ import builtins
 import os
 import struct
 import sys
-from json import dumps as _dumps
-from json import loads as _loads
+from json import dumps as _dumps, loads as _loads
 from typing import Any, BinaryIO
 
 RESULT_FD = 3

@@ -51,8 +51,7 @@ from dixit import challenge, models
 from dixit.data import domains
 from dixit.errors import ChallengeError, DixitError, EntryError, SealError, UsageError
 from dixit.league import checks
-from dixit.ledger import clock, entries, layout, seal
-from dixit.ledger import state as st
+from dixit.ledger import clock, entries, layout, seal, state as st
 from dixit.ledger.fsutil import read_regular
 from dixit.ledger.store import Ledger, find_root
 

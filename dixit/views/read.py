@@ -9,8 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from dixit import rules
-from dixit.ledger import clock
-from dixit.ledger import state as st
+from dixit.ledger import clock, state as st
 
 
 def teams(state: st.State) -> dict[str, Any]:

@@ -24,8 +24,7 @@ from dixit import views
 from dixit.data import domains
 from dixit.errors import UsageError
 from dixit.league import judge, secrets
-from dixit.ledger import clock, layout
-from dixit.ledger import state as st
+from dixit.ledger import clock, layout, state as st
 from dixit.ledger.fsutil import atomic_write
 from dixit.replay import reference
 from dixit.views import pictures
