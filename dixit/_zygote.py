@@ -329,6 +329,7 @@ class Zygote:
             # The sandbox failed before the program's code ran (the child's result file says
             # why): not the program's doing. A program that could not be read exits 0.
             header["retry"] = "sandbox setup failed"
+            self._drop_cgroups()  # joining them may be what failed: the next try gets new ones
         return header
 
     def _prepare(self) -> dict[str, Any]:
@@ -354,6 +355,7 @@ class Zygote:
         sb = self.sandbox
         if not self.cgroups:
             return None
+        self._settle_cgroups()  # normally done by tidy() already
         cg = self.jobcg
         if cg is None:
             self.seq += 1
@@ -375,20 +377,26 @@ class Zygote:
         clock."""
         while self.pending:
             self._cleanup(self.pending.pop())
-        cg = self.jobcg
-        if cg is not None and cg["used"]:
-            sb = self.sandbox
-            if sb.cgroup_job_idle(cg["fds"]):
-                sb.cgroup_job_rewind(self.cgroups, cg["fds"])
-                cg["before"] = sb.cgroup_job_report(self.cgroups, cg["fds"])
-                cg["used"] = False
-            else:
-                self._drop_cgroups()
+        self._settle_cgroups()
         if self.slot is None and self.memory_bytes:
             try:
                 self.slot = self._prepare()
             except OSError as exc:  # run() tries again, and reports a retry if it fails
                 print(f"dixit zygote: cannot prepare a job: {exc}", file=sys.stderr)
+
+    def _settle_cgroups(self) -> None:
+        """Make used job cgroups fit for the next child: provably empty, peaks rewound; else
+        they are dropped (and new ones made when next needed)."""
+        sb = self.sandbox
+        cg = self.jobcg
+        if cg is None or not cg["used"]:
+            return
+        if sb.cgroup_job_idle(cg["fds"]):
+            sb.cgroup_job_rewind(self.cgroups, cg["fds"])
+            cg["before"] = sb.cgroup_job_report(self.cgroups, cg["fds"])
+            cg["used"] = False
+        else:
+            self._drop_cgroups()
 
     def _drop_cgroups(self) -> None:
         cg, self.jobcg = self.jobcg, None
