@@ -2,8 +2,8 @@
 
 ``probe()`` reports what this kernel offers. The ``apply_*`` functions are meant to be called
 inside a freshly forked, single-threaded child (see ``dixit._zygote``), in this order:
-``cgroup_join`` -> ``set_rlimits`` -> ``drop_privileges`` -> ``apply_landlock`` ->
-``apply_seccomp``.
+``set_rlimits`` -> ``drop_privileges`` -> ``apply_landlock`` -> ``apply_seccomp``, and the
+child must be in its cgroups (``cgroup_join``) before it runs anything of a program's.
 
 - cgroups (v1 or v2, whichever hierarchy has the controller) give every program its own
   ``pids`` limit (``TASKS``: RLIMIT_NPROC does not bind uid 0) and ``memory`` limit, which
@@ -744,11 +744,12 @@ def cgroup_job_rewind(runs: list[dict[str, Any]], fds: list[int]) -> None:
                     pass
 
 
-def cgroup_join(fds: list[int]) -> None:
-    """Move this (single-threaded, not yet sandboxed) process into its job cgroups."""
-    pid = str(os.getpid())
+def cgroup_join(fds: list[int], pid: int | None = None) -> None:
+    """Move process ``pid`` (default: this one) into job cgroups. It must not run anything of
+    a program's before this returns."""
+    text = str(os.getpid() if pid is None else pid)
     for fd in fds:
-        _write_at(fd, "cgroup.procs", pid)
+        _write_at(fd, "cgroup.procs", text)
 
 
 def cgroup_job_report(runs: list[dict[str, Any]], fds: list[int]) -> dict[str, int]:
