@@ -210,6 +210,35 @@ def test_program_cannot_leave_its_cgroup_even_without_landlock(tmp_path: Path) -
     assert _run(tmp_path, {"p": src}, disable="landlock,mountns")["p"].error is None
 
 
+def _job_cgroups() -> dict[str, list[Path]]:
+    """This engine's job cgroups, per hierarchy."""
+    out: dict[str, list[Path]] = {}
+    for c, (base, _) in sandbox.cgroup_bases()[0].items():
+        out[c] = [j for r in Path(base).glob(f"dixit-{os.getpid()}-*") for j in r.iterdir()
+                  if j.is_dir() and j.name.startswith("job-")]
+    return out
+
+
+@needs_root
+@needs_full
+def test_cgroups_vanishing_between_programs_is_a_retry_not_a_failure(tmp_path: Path) -> None:
+    removed: list[str] = []
+
+    def on_done(o: Outcome) -> None:
+        if o.key == "report":  # as a careless cleaner elsewhere would: the zygote's are gone
+            for dirs in _job_cgroups().values():
+                for d in dirs:
+                    d.rmdir()
+                    removed.append(d.name)
+
+    outs = _run(tmp_path, {"report": REPORT_PPID, "honest": HONEST}, on_done=on_done)
+    assert removed
+    assert outs["honest"].error is None and numpy.array_equal(outs["honest"].labels,
+                                                              _ref(GRID))
+    now = {d.name for dirs in _job_cgroups().values() for d in dirs}
+    assert now and not now & set(removed)  # the child could not join: new ones were made
+
+
 # -- 6. SysV IPC ----------------------------------------------------------------------------------
 
 _libc = ctypes.CDLL(None, use_errno=True)

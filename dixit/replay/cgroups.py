@@ -230,11 +230,12 @@ def cgroup_job_rewind(runs: list[dict[str, Any]], fds: list[int]) -> None:
                     pass
 
 
-def cgroup_join(fds: list[int]) -> None:
-    """Move this (single-threaded, not yet sandboxed) process into its job cgroups."""
-    pid = str(os.getpid())
+def cgroup_join(fds: list[int], pid: int | None = None) -> None:
+    """Move process ``pid`` (default: this one) into job cgroups. It must not run anything of
+    a program's before this returns."""
+    text = str(os.getpid() if pid is None else pid)
     for fd in fds:
-        _write_at(fd, "cgroup.procs", pid)
+        _write_at(fd, "cgroup.procs", text)
 
 
 def cgroup_job_report(runs: list[dict[str, Any]], fds: list[int]) -> dict[str, int]:

@@ -2,8 +2,8 @@
 
 ``probe()`` reports what this kernel offers. The ``apply_*`` functions are meant to be called
 inside a freshly forked, single-threaded child (see ``dixit._zygote``), in this order:
-``cgroup_join`` -> ``set_rlimits`` -> ``drop_privileges`` -> ``apply_landlock`` ->
-``apply_seccomp``.
+``set_rlimits`` -> ``drop_privileges`` -> ``apply_landlock`` -> ``apply_seccomp``, and the
+child must be in its cgroups (``cgroup_join``) before it runs anything of a program's.
 
 - cgroups (v1 or v2, whichever hierarchy has the controller) give every program its own
   ``pids`` limit (``TASKS``: RLIMIT_NPROC does not bind uid 0) and ``memory`` limit, which

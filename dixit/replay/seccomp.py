@@ -191,7 +191,7 @@ def seccomp_template(arch: str | None = None) -> tuple[bytes, list[int]]:
             _insn(_BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
         ]
     for name in _DENY:
-        if name in nrs:  # e.g. aarch64 has no fork, chmod or SysV-style legacy calls
+        if name in nrs:  # e.g. aarch64 has no fork, vfork, chmod, chown, mknod or utime
             prog += [_insn(_BPF_JEQ_K, nrs[name], 0, 1), _insn(_BPF_RET_K, eperm)]
     # clone: only threads (flags in arg 0 must include CLONE_THREAD); clone3 -> ENOSYS so that
     # glibc falls back to clone for pthread_create, where the flags can be inspected.

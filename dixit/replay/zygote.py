@@ -14,8 +14,9 @@ fds 1/2, both files that only the engine reads (see ``Zygote.run``).
 Per program the zygote makes a scratch directory under a name never used before (a tmpfs with
 a quota, in its private mount namespace); its pids and memory cgroups hold one child at a time,
 get that child's limits before it starts, and are reused only once they are provably empty.
-The child joins them before anything else and, once its sandbox is complete, writes one byte
-to fd 4.
+The zygote moves the child into them while the child sets its sandbox up; the child runs
+nothing of the program's before it reads one byte on fd 5 (moved), then writes one on fd 4
+(sandbox complete).
 A child that ends without that byte never ran the program: the job is reported as ``retry``
 (as is a fork the kernel keeps refusing), never as the program's failure. Cleanup cannot fail
 in a way that matters to any other program.
@@ -32,6 +33,7 @@ from typing import Any, BinaryIO
 
 RESULT_FD = 3
 READY_FD = 4  # the child writes one byte here once its sandbox is complete, then closes it
+GO_FD = 5  # ...after reading one byte here: the zygote has put it into its cgroups
 MAX_PROGRAM_BYTES = 8 * 1024 * 1024
 # A program's memory cgroup allows its memory_mb plus this much for what a fork of the zygote
 # touches anyway: pages copied on write (refcounts), page tables, kernel memory.
@@ -267,6 +269,7 @@ class Zygote:
             for target in (out_path, res_path):
                 fds.append(os.open(target, flags, 0o600))
             fds += os.pipe2(os.O_CLOEXEC)  # "sandbox in place" byte, see _child
+            fds += os.pipe2(os.O_CLOEXEC)  # "in your cgroups" byte
             sys.stdout.flush()
             sys.stderr.flush()
             t0 = time.monotonic()
@@ -282,12 +285,25 @@ class Zygote:
             return {"op": "done", "job": job, "seconds": 0.0,
                     "retry": one_line(f"could not start the program: {exc}")}
         self.pending.append(slot)
-        out_fd, res_fd, ready_r, ready_w = fds
+        out_fd, res_fd, ready_r, ready_w, go_r, go_w = fds
         if pid == 0:  # pragma: no cover - runs in the child
-            self._child(path, slot["scratch"], out_fd, res_fd, ready_w,
-                        cg["fds"] if cg else [])
-        for fd in (out_fd, res_fd, ready_w):
+            self._child(path, slot["scratch"], out_fd, res_fd, ready_w, go_r)
+        for fd in (out_fd, res_fd, ready_w, go_r):
             os.close(fd)
+        # Moved here, while the child sets its sandbox up (a cgroup migration waits for an RCU
+        # grace period: milliseconds on a busy machine); it runs nothing of the program's
+        # before the byte on its GO_FD. If the move fails, the child dies unstarted: a retry.
+        try:
+            if cg:
+                self.sandbox.cgroup_join(cg["fds"], pid)
+            _write(go_w, b"1")
+        except OSError:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        finally:
+            os.close(go_w)
         wall = float(self.limits["wall_seconds"])
         timed_out = False
         pidfd = os.pidfd_open(pid)
@@ -331,6 +347,7 @@ class Zygote:
             # The sandbox failed before the program's code ran (the child's result file says
             # why): not the program's doing. A program that could not be read exits 0.
             header["retry"] = "sandbox setup failed"
+            self._drop_cgroups()  # joining them may be what failed: the next try gets new ones
         return header
 
     def _prepare(self) -> dict[str, Any]:
@@ -356,6 +373,7 @@ class Zygote:
         sb = self.sandbox
         if not self.cgroups:
             return None
+        self._settle_cgroups()  # normally done by tidy() already
         cg = self.jobcg
         if cg is None:
             self.seq += 1
@@ -377,20 +395,26 @@ class Zygote:
         clock."""
         while self.pending:
             self._cleanup(self.pending.pop())
-        cg = self.jobcg
-        if cg is not None and cg["used"]:
-            sb = self.sandbox
-            if sb.cgroup_job_idle(cg["fds"]):
-                sb.cgroup_job_rewind(self.cgroups, cg["fds"])
-                cg["before"] = sb.cgroup_job_report(self.cgroups, cg["fds"])
-                cg["used"] = False
-            else:
-                self._drop_cgroups()
+        self._settle_cgroups()
         if self.slot is None and self.memory_bytes:
             try:
                 self.slot = self._prepare()
             except OSError as exc:  # run() tries again, and reports a retry if it fails
                 print(f"dixit zygote: cannot prepare a job: {exc}", file=sys.stderr)
+
+    def _settle_cgroups(self) -> None:
+        """Make used job cgroups fit for the next child: provably empty, peaks rewound; else
+        they are dropped (and new ones made when next needed)."""
+        sb = self.sandbox
+        cg = self.jobcg
+        if cg is None or not cg["used"]:
+            return
+        if sb.cgroup_job_idle(cg["fds"]):
+            sb.cgroup_job_rewind(self.cgroups, cg["fds"])
+            cg["before"] = sb.cgroup_job_report(self.cgroups, cg["fds"])
+            cg["used"] = False
+        else:
+            self._drop_cgroups()
 
     def _drop_cgroups(self) -> None:
         cg, self.jobcg = self.jobcg, None
@@ -424,33 +448,33 @@ class Zygote:
     # -- in the child ---------------------------------------------------------------------------
 
     def _child(self, path: str, scratch: str, out_fd: int, res_fd: int, ready_fd: int,
-               cgroups: list[int]) -> None:  # pragma: no cover
+               go_fd: int) -> None:  # pragma: no cover
         """Never returns. Sandbox setup failures are reported on the result channel and exit
         71 without the "sandbox in place" byte on ``ready_fd``, which tells the zygote that the
-        program never ran (see ``run``)."""
+        program never ran (see ``run``). Nothing of the program runs before the zygote has
+        put this process into its cgroups (one byte on ``go_fd``)."""
         import fcntl
         import signal
 
         sb = self.sandbox
         status = 0
         try:
-            if cgroups:  # first: whatever this process does from here on is counted
-                sb.cgroup_join(cgroups)
             zygote = os.getppid()
             os.setsid()
             sb.set_pdeathsig(signal.SIGKILL)
             if os.getppid() != zygote:
                 os._exit(70)
             # Above the target numbers first, so that no dup2 below overwrites a source.
-            out_fd, res_fd, ready_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 16)
-                                        for fd in (out_fd, res_fd, ready_fd))
+            out_fd, res_fd, ready_fd, go_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 16)
+                                               for fd in (out_fd, res_fd, ready_fd, go_fd))
             devnull = os.open("/dev/null", os.O_RDONLY)
             os.dup2(devnull, 0)
             os.dup2(out_fd, 1)
             os.dup2(out_fd, 2)
             os.dup2(res_fd, RESULT_FD)
             os.dup2(ready_fd, READY_FD)
-            os.closerange(READY_FD + 1, 1 << 20)  # the zygote's pipes to the engine, etc.
+            os.dup2(go_fd, GO_FD)
+            os.closerange(GO_FD + 1, 1 << 20)  # the zygote's pipes to the engine, etc.
             if self.ipc_per_child:
                 sb.unshare_ipc()
             lim = self.limits
@@ -482,6 +506,9 @@ class Zygote:
                 sb.apply_landlock(int(self.iso["landlock_abi"]), self.roots, scratch)
             if self.seccomp:
                 sb.apply_seccomp(os.getpid(), self.seccomp)
+            if os.read(GO_FD, 1) != b"1":  # not in its cgroups: must not start
+                raise OSError("not moved into the program's cgroups")
+            os.close(GO_FD)
             _write(READY_FD, b"1")
             os.close(READY_FD)
         except BaseException as exc:
