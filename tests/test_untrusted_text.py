@@ -33,3 +33,9 @@ def test_safe_text_is_capped_and_signs_and_reparses() -> None:
     data = entries.signed({"error": text, "none": None}, key)
     payload, _sig = entries.parse(data, "results.toml")
     assert payload == {"error": text}
+
+
+@pytest.mark.parametrize("name", ["alice\n", "alice\r", "\nalice"])
+def test_a_name_with_a_line_break_is_refused(name: str) -> None:
+    with pytest.raises(EntryError, match="invalid team name"):
+        entries.check_name(name)

@@ -16,7 +16,7 @@ from dixit import tomlio
 from dixit.errors import EntryError
 from dixit.ledger import seal
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+NAME_RE = re.compile(r"\A[a-z0-9][a-z0-9_-]{0,31}\Z")  # \Z: "$" would accept a trailing newline
 MAX_ENTRY_BYTES = 1 << 20
 
 
