@@ -67,7 +67,8 @@ def test_score_json_has_documented_shape_and_dixit_points(closed) -> None:
     assert by["carol"]["solved_by"] == ["bob"]
     assert by["alice"]["points"] == {"alice": 4, "bob": 3}
     subs = {s["team"]: s for s in by["alice"]["submissions"]}
-    assert subs["bob"] == {"team": "bob", "agreement": 1.0, "solved": True, "error": None}
+    assert subs["bob"] == {"team": "bob", "agreement": 1.0, "score": 1.0, "solved": True,
+                           "error": None}
     assert 0.85 < subs["carol"]["agreement"] < 0.95 and not subs["carol"]["solved"]
     crashed = {s["team"]: s for s in by["carol"]["submissions"]}["alice"]
     assert crashed["solved"] is False and crashed["agreement"] is None

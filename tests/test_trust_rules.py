@@ -155,7 +155,7 @@ def test_round_score_from_results() -> None:
 
 def test_default_rulebook_values() -> None:
     assert Rulebook().as_dict() == {
-        "threshold": 0.99, "beat_model": 0.5,
+        "threshold": 0.99, "kl_threshold": 0.1, "beat_model": 0.5,
         "points": {"proposer_unique": 4, "proposer_some": 2, "solver": 3},
         "accuracy_tolerance": 0.02, "max_model_bytes": 67108864, "max_program_bytes": 262144,
         "replay": {"cpu_seconds": 20.0, "wall_seconds": 30.0, "memory_mb": 2048,

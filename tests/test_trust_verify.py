@@ -211,7 +211,7 @@ def _more_points(p: dict[str, Any]) -> None:
 
 
 def _bob_did_not_solve(p: dict[str, Any]) -> None:
-    _challenge(p, "alice")["submissions"][0]["agreement"] = 0.5
+    _challenge(p, "alice")["submissions"][0].update(agreement=0.5, score=0.5)
 
 
 def _extra_submission(p: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path
 
     limits, require = reference.replay_limits(state.rules, allow_weak)
     the_plan = planning.plan(rnd, opened, root, targets,
-                             draw_seed(state.info.id, rnd.number, opened.salts))
+                             draw_seed(state.info.id, rnd.number, opened.salts), state.rules)
     total, done = the_plan.replay_count(opened), [0]
 
     def tick(_o: replay.Outcome) -> None:
@@ -43,10 +43,11 @@ def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path
 
     outcomes: dict[str, replay.Outcome] = {}
     for members in the_plan.groups:
-        domain = the_plan.challenges[members[0]].domain
-        assert domain is not None
-        outcomes.update(replay.replay_sources(the_plan.sources(members, opened), domain, limits,
-                                              require=require, on_done=tick))
+        first = the_plan.challenges[members[0]]
+        assert first.domain is not None and first.scheme is not None
+        outcomes.update(replay.replay_sources(the_plan.sources(members, opened), first.domain,
+                                              limits, require=require, on_done=tick,
+                                              output=first.scheme.output))
     return judge(state, the_plan, opened, outcomes)
 
 

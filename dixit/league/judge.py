@@ -9,21 +9,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dixit.errors import DixitError
+from dixit.league import measure
 from dixit.league.plan import ChallengePlan, Plan, source_key
 from dixit.league.secrets import Opened
 from dixit.ledger import entries, state as st
 from dixit.ledger.layout import SECRET_ITEM
 from dixit.replay import reference
 from dixit.replay.engine import Outcome
-from dixit.rules import flags, kinds, points as rules, rulebook
+from dixit.rules import flags, kinds, points as rules, rulebook, scheme as schemes
 
 NOT_REPRODUCED = ("closed", "isolation")
 
 
 @dataclass(frozen=True)
 class SubmissionFacts:
-    agreement: float | None
+    agreement: float | None           # class ids matching the reference, per position
     error: str | None
+    score: float | None = None        # the challenge's metric (None: same as agreement)
+
+    @property
+    def value(self) -> float | None:
+        return self.agreement if self.score is None else self.score
 
 
 @dataclass
@@ -33,20 +40,23 @@ class ChallengeFacts:
     submissions: dict[str, SubmissionFacts] = field(default_factory=dict)
     model_agreement: float | None = None  # on every judged input (what a program must beat)
     draw_seed: int | None = None          # the inputs were drawn after submit-by with it
+    model_score: float | None = None      # the model's metric on every judged input
 
     def as_dict(self) -> dict[str, Any]:
         return {"void": self.void, "model_accuracy": self.model_accuracy,
                 "model_agreement": self.model_agreement, "draw_seed": self.draw_seed,
-                "submissions": {o: {"agreement": s.agreement, "error": s.error}
+                "model_score": self.model_score,
+                "submissions": {o: {"agreement": s.agreement, "error": s.error,
+                                    "score": s.score}
                                 for o, s in self.submissions.items()}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChallengeFacts:
         """From ``as_dict``'s shape (checked by the caller, e.g. ``shards``)."""
         return cls(data["void"], data["model_accuracy"],
-                   {o: SubmissionFacts(s["agreement"], s["error"])
+                   {o: SubmissionFacts(s["agreement"], s["error"], s["score"])
                     for o, s in data["submissions"].items()}, data["model_agreement"],
-                   data["draw_seed"]).safe()
+                   data["draw_seed"], data["model_score"]).safe()
 
     def safe(self) -> ChallengeFacts:
         """Every text in the facts made safe to sign: errors and void reasons quote programs,
@@ -55,9 +65,9 @@ class ChallengeFacts:
             return None if v is None else entries.safe_text(v)
 
         return ChallengeFacts(text(self.void), self.model_accuracy,
-                              {o: SubmissionFacts(s.agreement, text(s.error))
+                              {o: SubmissionFacts(s.agreement, text(s.error), s.score)
                                for o, s in self.submissions.items()}, self.model_agreement,
-                              self.draw_seed)
+                              self.draw_seed, self.model_score)
 
 
 def judge(state: st.State, plan: Plan, opened: Opened,
@@ -75,42 +85,60 @@ def _judge_one(state: st.State, cp: ChallengePlan, opened: Opened,
         return f
     truth = outcomes.get(source_key(target, target, SECRET_ITEM))
     labels = truth.labels if truth is not None and truth.error is None else None
-    reference_labels = labels
-    if f.void is None and cp.kind.reference == "model":
-        assert cp.domain is not None
-        preds = reference.model_predictions(state, cp.challenge, cp.domain)
-        if preds is None:
-            f.void = "the published model could not be loaded and run"
-        reference_labels = preds
-        if preds is not None and labels is not None:
-            # fresh inputs: the model never saw any, so all of them measure its claim
-            f.model_accuracy = reference.agreement(preds, labels) if cp.draw_seed is not None \
-                else reference.held_out_agreement(cp.challenge, cp.domain, preds, labels)
-            f.model_agreement = reference.agreement(preds, labels)
-    elif f.void is None:
-        assert cp.domain is not None
-        if labels is None:
-            f.void = f"labeler failed: {truth.error if truth else 'not replayed'}"
-        else:
-            preds = reference.model_predictions(state, cp.challenge, cp.domain)
-            if preds is not None:
-                f.model_accuracy = reference.held_out_agreement(cp.challenge, cp.domain,
-                                                                preds, labels)
-                f.model_agreement = reference.agreement(preds, labels)
+    on_model = cp.kind.reference == "model"
+    if f.void is None and not on_model and labels is None:
+        f.void = f"labeler failed: {truth.error if truth else 'not replayed'}"
+    runs: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     for owner in cp.solvers:
         o = outcomes.get(source_key(target, owner, target))
         err = opened.missing.get((owner, target))
-        agreement: float | None = None
         if f.void is not None:
             err = err or "challenge void"
         elif o is None:
             err = err or "not replayed"
         elif o.error is not None:
             err = o.error
+        if err is not None:
+            errors[owner] = err
+        elif o is not None and o.labels is not None:
+            runs[owner] = o.labels
+    if f.void is None:
+        assert cp.domain is not None and cp.scheme is not None
+        module = reference.load_model(state, cp.challenge)
+        if module is None and on_model:
+            f.void = "the published model could not be loaded and run"
         else:
-            assert reference_labels is not None and o.labels is not None
-            agreement = reference.agreement(o.labels, reference_labels)
-        f.submissions[owner] = SubmissionFacts(agreement, err)
+            # fresh inputs: the model never saw any, so all of them measure its claim
+            idx = None if cp.draw_seed is not None else \
+                reference.heldout_index(cp.challenge, cp.domain)
+            mask = None
+            if idx is not None:
+                import numpy as np
+
+                mask = np.zeros(cp.domain.size, dtype=bool)
+                mask[idx] = True
+            got = measure.measure(
+                cp.scheme, cp.domain.size, reference_is_model=on_model, truth=labels,
+                model=None if module is None else
+                reference.model_blocks(module, cp.domain, cp.scheme.output),
+                programs=runs, heldout=mask)
+            f.void = got.void
+            f.model_accuracy = got.model_accuracy
+            if got.model is not None:
+                f.model_agreement, f.model_score = got.model.agreement, got.model.score
+            for owner, sc in got.programs.items():
+                if sc.error is not None:
+                    errors[owner] = sc.error
+                else:
+                    f.submissions[owner] = SubmissionFacts(sc.agreement, None, sc.score)
+    for owner in cp.solvers:
+        if f.void is not None:
+            f.submissions[owner] = SubmissionFacts(
+                None, errors.get(owner) or opened.missing.get((owner, target))
+                or "challenge void")
+        elif owner not in f.submissions:
+            f.submissions[owner] = SubmissionFacts(None, errors.get(owner, "not replayed"))
     return f
 
 
@@ -137,20 +165,23 @@ def assemble(state: st.State, rnd: st.Round, facts: dict[str, ChallengeFacts],
     for target in sorted(rnd.challenges):
         ch, f = rnd.challenges[target], facts[target]
         claimed, measured = float(ch.meta.get("claimed_accuracy", 0)), f.model_accuracy
-        subs = [{"team": owner, "agreement": s.agreement, "error": s.error}
+        subs = [{"team": owner, "agreement": s.agreement, "score": s.value, "error": s.error}
                 for owner, s in sorted(f.submissions.items())]
-        need = required_for(book, kinds.get(ch.kind), f.model_agreement)
+        how = scheme_for(book, ch)
+        model_score = f.model_agreement if f.model_score is None else f.model_score
+        need = required_for(book, kinds.get(ch.kind), model_score, how)
         challenges.append({
             "proposer": target, "kind": ch.kind, "domain": ch.domain,
+            "output": how.output.spec, "metric": how.metric,
             "claimed_accuracy": claimed, "model_accuracy": measured, "void": f.void,
-            "model_agreement": f.model_agreement, "required": need,
-            "draw_seed": f.draw_seed,
+            "model_agreement": f.model_agreement, "model_score": model_score,
+            "required": need, "draw_seed": f.draw_seed,
             "claim_flagged": bool(measured is not None
                                   and abs(measured - claimed) > book.accuracy_tolerance),
             "submissions": subs})
         outcomes.append(rules.ChallengeOutcome(
-            target, [rules.SubmissionOutcome(s["team"], s["agreement"], s["error"])
-                     for s in subs], f.void, need))
+            target, [rules.SubmissionOutcome(s["team"], s["score"], s["error"])
+                     for s in subs], f.void, need, how.higher_is_better))
     roster = state.roster()
     score = rules.score_round(roster, outcomes, book.threshold, book.points)
     by_proposer = {c.proposer: c for c in score.challenges}
@@ -164,12 +195,23 @@ def assemble(state: st.State, rnd: st.Round, facts: dict[str, ChallengeFacts],
             "challenges": challenges, "rules": book.as_dict(), "isolation": isolation}
 
 
-def required_for(book: rulebook.Rulebook, kind: kinds.Kind,
-                 model_agreement: float | None) -> float:
-    """What solves a challenge of ``kind``: beat the model where the model could solve it."""
+def scheme_for(book: rulebook.Rulebook, ch: st.Challenge) -> schemes.Scheme:
+    """How ``ch`` is judged; a scheme its metadata cannot give (the plan voided it) reads as
+    the default, so the results still say what the rulebook would have judged it by."""
+    try:
+        return schemes.of(ch.meta, book)
+    except DixitError:
+        return schemes.of({}, book)
+
+
+def required_for(book: rulebook.Rulebook, kind: kinds.Kind, model_score: float | None,
+                 how: schemes.Scheme | None = None) -> float:
+    """What solves a challenge of ``kind``: its threshold, and beating the model where the
+    model could solve it (``rules.points.required``), in the direction of its metric."""
+    how = how or schemes.of({}, book)
     if not kind.model_can_solve:
-        return book.threshold
-    return rules.required(book.threshold, model_agreement, book.beat_model)
+        return how.threshold
+    return rules.required(how.threshold, model_score, book.beat_model, how.higher_is_better)
 
 
 def public(results: dict[str, Any]) -> dict[str, Any]:
@@ -179,11 +221,16 @@ def public(results: dict[str, Any]) -> dict[str, Any]:
     for ch in doc.get("challenges", []):
         for key in ("model_accuracy", "model_agreement", "required", "draw_seed", "void"):
             ch.setdefault(key, None)
+        # results closed before outputs and metrics existed: binary, judged by agreement
+        ch.setdefault("output", "binary")
+        ch.setdefault("metric", "agreement")
+        ch.setdefault("model_score", ch["model_agreement"])
         ch.setdefault("solved_by", [])
         ch.setdefault("points", {})
         for sub in ch.setdefault("submissions", []):
             sub.setdefault("agreement", None)
             sub.setdefault("error", None)
+            sub.setdefault("score", sub["agreement"])
     return doc
 
 

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dixit.data import domains
+from dixit.errors import DixitError
 from dixit.league.secrets import Opened
 from dixit.ledger import state as st
 from dixit.ledger.layout import SECRET_ITEM
-from dixit.rules import kinds
+from dixit.rules import kinds, scheme as schemes
+from dixit.rules.rulebook import Rulebook
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class ChallengePlan:
     domain: domains.Domain | None = None  # None: void, or not replayed (flag)
     void: str | None = None              # why it cannot be judged, decided before replay
     draw_seed: int | None = None         # judged on inputs drawn with this seed
+    scheme: schemes.Scheme | None = None  # output, metric, threshold (None: flag, or void)
 
 
 @dataclass
@@ -53,12 +56,13 @@ def source_key(target: str, owner: str, item: str) -> str:
 
 
 def plan(rnd: st.Round, opened: Opened, root: Path, targets: list[str] | None = None,
-         draw: int | None = None) -> Plan:
+         draw: int | None = None, book: Rulebook | None = None) -> Plan:
     """Plan the replay of ``targets`` (default: every challenge of the round). A kind judged
     on a post-deadline draw is replayed on its domain sampled with ``draw`` (``rules.draw``),
     never on the public sample."""
     out = Plan(rnd)
-    groups: dict[tuple[str, int], list[str]] = {}
+    book = book or Rulebook()
+    groups: dict[tuple[str, int, str], list[str]] = {}
     for target in sorted(rnd.challenges) if targets is None else sorted(targets):
         ch = rnd.challenges[target]
         kind = kinds.get(ch.kind)
@@ -72,14 +76,23 @@ def plan(rnd: st.Round, opened: Opened, root: Path, targets: list[str] | None = 
             void = problem
         elif void is None and drawn is None and kind.judged_on_draw:
             void = "no draw seed: the round's salts are not revealed"
+        how: schemes.Scheme | None = None
         if void is None and kind.replayed:
+            try:
+                how = schemes.of(ch.meta, book)
+            except DixitError as exc:  # checked at propose; a ledger edited by hand voids it
+                void = f"cannot be judged: {exc}"
+        if void is None and how is not None:
             seed = int(ch.meta.get("seed", 0)) if drawn is None else drawn
             try:
                 dom = domains.parse(ch.domain, root=root, seed=seed)
+                how.output.check_domain(dom.kind, tuple(dom.input_shape))
             except Exception as exc:  # a broken domain voids this challenge only
                 void = f"domain unusable: {str(exc).splitlines()[0]}"
+                dom = None
             else:
-                groups.setdefault((dom.identity(), seed), []).append(target)
-        out.challenges[target] = ChallengePlan(target, ch, kind, solvers, dom, void, drawn)
+                groups.setdefault((dom.identity(), seed, how.output.spec), []).append(target)
+        out.challenges[target] = ChallengePlan(target, ch, kind, solvers, dom, void, drawn,
+                                               how)
     out.groups = list(groups.values())
     return out

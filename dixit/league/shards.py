@@ -27,6 +27,7 @@ from typing import Any
 
 from dixit.errors import PhaseError, ShardError, UsageError
 from dixit.league import closing, judge, secrets
+from dixit.league.measure import MAX_KL
 from dixit.ledger import clock, entries, keystore, layout, state as st
 from dixit.ledger.fsutil import atomic_write
 from dixit.ledger.store import Change, Ledger, Snapshot
@@ -150,7 +151,8 @@ def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 1
 
 
-_FACTS = {"void", "model_accuracy", "model_agreement", "draw_seed", "submissions"}
+_FACTS = {"void", "model_accuracy", "model_agreement", "model_score", "draw_seed",
+          "submissions"}
 
 
 def _check_facts(part: Part, rnd: st.Round) -> None:
@@ -161,7 +163,8 @@ def _check_facts(part: Part, rnd: st.Round) -> None:
         if not isinstance(subs, dict) or set(f) != _FACTS:
             raise ShardError(f"{where}: facts of '{target}' are malformed")
         if not (f["void"] is None or isinstance(f["void"], str)) or not all(
-                f[k] is None or _fraction(f[k]) for k in ("model_accuracy", "model_agreement")):
+                f[k] is None or _fraction(f[k]) for k in ("model_accuracy", "model_agreement")) \
+                or not (f["model_score"] is None or _score(f["model_score"])):
             raise ShardError(f"{where}: facts of '{target}' are malformed")
         if not (f["draw_seed"] is None or (isinstance(f["draw_seed"], int)
                                            and not isinstance(f["draw_seed"], bool))):
@@ -172,10 +175,16 @@ def _check_facts(part: Part, rnd: st.Round) -> None:
                              f"{', '.join(sorted(subs)) or 'nobody'} but the ledger has "
                              f"{', '.join(sorted(want)) or 'none'}")
         for owner, s in subs.items():
-            if not (isinstance(s, dict) and set(s) == {"agreement", "error"}
+            if not (isinstance(s, dict) and set(s) == {"agreement", "error", "score"}
                     and (s["agreement"] is None or _fraction(s["agreement"]))
+                    and (s["score"] is None or _score(s["score"]))
                     and (s["error"] is None or isinstance(s["error"], str))):
                 raise ShardError(f"{where}: facts of {owner} -> {target} are malformed")
+
+
+def _score(v: Any) -> bool:
+    """A metric's value: a fraction, or a KL in nats (at most ``measure.MAX_KL``)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= MAX_KL
 
 
 def _fraction(v: Any) -> bool:

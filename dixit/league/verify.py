@@ -217,10 +217,10 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
         report.count("rounds re-scored")
     else:
         outcomes = [rules.ChallengeOutcome(
-            c["proposer"], [rules.SubmissionOutcome(s["team"], s.get("agreement"), s.get("error"))
-                            for s in c.get("submissions", [])], c.get("void"),
-            _required(state, c))
-            for c in committed.get("challenges", [])]
+            c["proposer"], [rules.SubmissionOutcome(s["team"], s["score"], s["error"])
+                            for s in c["submissions"]], c["void"],
+            *_required(state, rnd, c))
+            for c in judge.public(committed).get("challenges", [])]
         rescored = rules.score_round(committed.get("teams", []), outcomes,
                                      state.rules.threshold, state.rules.points)
         if rescored.points != rules.round_score(committed).points:
@@ -297,14 +297,18 @@ def _check_chains(ledger: Ledger, written: list[tuple[str, str, str, str]],
             report.problems.append(f"{path} (commit {commit[:10]}): {text}")
 
 
-def _required(state: st.State, c: dict[str, Any]) -> float | None:
-    """The bar a recorded challenge was judged by, re-derived from its recorded model
-    agreement under the rulebook (never taken from the results themselves)."""
+def _required(state: st.State, rnd: st.Round, c: dict[str, Any]) -> tuple[float | None, bool]:
+    """The bar a recorded challenge was judged by and its direction, re-derived from its
+    recorded model score under the rulebook and the challenge's own signed metadata (never
+    taken from the results themselves)."""
+    ch = rnd.challenges.get(str(c.get("proposer")))
     try:
         kind = kinds.get(str(c.get("kind", kinds.DEFAULT)))
     except DixitError:
-        return None
-    return judge.required_for(state.rules, kind, c.get("model_agreement"))
+        return None, True
+    how = judge.scheme_for(state.rules, ch) if ch is not None else None
+    return (judge.required_for(state.rules, kind, c.get("model_score"), how),
+            True if how is None else how.higher_is_better)
 
 
 def _first_difference(a: Any, b: Any, path: str = "") -> str:

@@ -25,6 +25,8 @@ import atexit
 import errno
 import fcntl
 import json
+import math
+import mmap
 import os
 import re
 import selectors
@@ -48,7 +50,8 @@ from dixit.data.domains import Domain
 from dixit.errors import DixitError, IsolationError
 from dixit.replay import sandbox
 from dixit.replay.sandbox import Isolation
-from dixit.replay.zygote import decode_frame, encode_frame, one_line
+from dixit.replay.zygote import decode_frame, encode_frame, frame_header, one_line
+from dixit.rules.outputs import BINARY, Output
 
 STARTUP_SECONDS = 180.0  # importing torch on a cold, busy machine can be slow
 GRACE_SECONDS = 10.0  # past the wall limit before the engine gives up on a zygote
@@ -76,7 +79,9 @@ class Program:
 @dataclass(frozen=True)
 class Outcome:
     key: str
-    labels: numpy.ndarray | None  # uint8 (domain.size,), values 0/1; None on error
+    # The declared output (dixit.rules.outputs): class ids as uint8/uint16 of shape (N,) or
+    # (N, L); distributions float32 (N, C) or (N, L, C), mapped from a file. None on error.
+    labels: numpy.ndarray | None
     error: str | None  # one line
     seconds: float
     output: str  # captured stdout/stderr, truncated to output_bytes
@@ -327,11 +332,34 @@ def _start_failure(h: dict[str, Any]) -> str:
     return one_line(f"{h['retry']}{detail}")
 
 
-def _verdict(h: dict[str, Any], size: int,
-             limits: Limits) -> tuple[str | None, numpy.ndarray | None]:
+def _map_result(path: str | None, limit: int) -> bytes | mmap.mmap:
+    """A child's result file, mapped (a distribution can be hundreds of MB: it is read in
+    blocks as it is judged, never copied whole) and removed; empty if missing or too big."""
+    if not path:
+        return b""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return b""
+    try:
+        os.unlink(path)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size == 0 or st.st_size > limit:
+            return b""
+        return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
+def _verdict(h: dict[str, Any], size: int, limits: Limits, output: Output = BINARY,
+             input_shape: tuple[int, ...] = ()) -> tuple[str | None, numpy.ndarray | None]:
     """Turn the zygote's report on how a child ended, and the child's result file, into
-    (error, labels). The result file is read here, never in the zygote."""
-    data = _read_file(h.get("result_path"), size + 65536 + 1)
+    (error, outputs). The result file is read here, never in the zygote."""
+    rows = output.row_shapes(tuple(input_shape))
+    limit = size * output.size_per_input(tuple(input_shape)) + 65536
+    data = _map_result(h.get("result_path"), limit + 64)
     if h.get("error"):
         return one_line(str(h["error"])), None
     if h.get("timed_out"):
@@ -361,26 +389,43 @@ def _verdict(h: dict[str, Any], size: int,
     if not data:
         return f"exited with status {code} before returning labels", None
     try:
-        got = decode_frame(data, max_header=8192, max_payload=size)
-        if got is None or got[2] != len(data):
-            raise ValueError("truncated frame or trailing bytes")
-        header, payload, _ = got
-    except ValueError:
+        header, offset, _plen = frame_header(data)
+    except (ValueError, UnicodeDecodeError):
         return "sent a malformed result (garbage on the result channel)", None
     # The child's frame is program-controlled: trust nothing beyond its declared shape.
-    if set(header) - {"error", "n"} or not isinstance(header.get("error", ""), str | None) \
+    if set(header) - {"error", "n", "shape"} or not isinstance(header.get("error", ""),
+                                                               str | None) \
             or header.get("n", size) != size:
         return "sent a malformed result (unexpected result header)", None
     if header.get("error") is not None:
         return one_line(str(header["error"])) or "failed without a message", None
     if code != 0:
         return f"exited with status {code} after returning labels", None
-    labels = numpy.frombuffer(payload, dtype=numpy.uint8).copy()
-    if labels.shape != (size,):
-        return f"sent a malformed result ({labels.size} labels for a domain of {size})", None
-    if labels.max(initial=0) > 1:
-        return "sent a malformed result (label bytes other than 0/1)", None
-    return None, labels
+    return _outputs(data, offset, header, size, rows, output)
+
+
+def _outputs(data: bytes | mmap.mmap, offset: int, header: dict[str, Any], size: int,
+             rows: list[tuple[int, ...]], output: Output
+             ) -> tuple[str | None, numpy.ndarray | None]:
+    """The outputs in a well-formed frame, checked against the challenge's declared output."""
+    shape = header.get("shape", [size])
+    if not isinstance(shape, list) or not all(type(d) is int for d in shape) \
+            or tuple(shape[:1]) != (size,) or tuple(shape[1:]) not in rows:
+        return "sent a malformed result (outputs of an undeclared shape)", None
+    count = math.prod(shape)
+    dtype = numpy.dtype(output.dtype)
+    if len(data) - offset != count * dtype.itemsize:
+        return (f"sent a malformed result ({(len(data) - offset) // dtype.itemsize} outputs "
+                f"for a domain of {size})"), None
+    arr = numpy.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
+    if output.integer:
+        arr = arr.copy()  # small: let the mapping go
+        if count and int(arr.max()) >= output.classes:
+            return (f"sent a malformed result (label bytes outside 0..{output.classes - 1})",
+                    None)
+    # distributions stay mapped from the result file (memory flat in N); their values are
+    # checked by the metric, batch by batch, as they are judged
+    return None, arr
 
 
 class _Pool:
@@ -432,12 +477,12 @@ class _Pool:
         release_folder(self.base, self.lock)
 
     def run(self, programs: Sequence[Program], domain: Domain, limits: Limits, workers: int,
-            on_done: Callable[[Outcome], None] | None) -> list[Outcome]:
+            on_done: Callable[[Outcome], None] | None, output: Output) -> list[Outcome]:
         results: list[Outcome | None] = [None] * len(programs)
         queue = deque(range(len(programs)))
         attempts = [0] * len(programs)  # failed starts per program (never its verdict)
         params = {"domain": {"spec": domain.spec, "seed": domain.seed,
-                             "root": _domain_root(domain)},
+                             "root": _domain_root(domain), "output": output.spec},
                   "limits": asdict(limits)}
 
         def finish(job: int, error: str | None, labels: numpy.ndarray | None,
@@ -498,10 +543,11 @@ class _Pool:
                     elif header.get("op") == "done" and z.job is not None \
                             and header.get("job") == z.job:
                         job = z.job
-                        error, labels = _verdict(header, domain.size, limits)
-                        output = _read_file(header.get("output_path"), limits.output_bytes)
+                        error, labels = _verdict(header, domain.size, limits, output,
+                                                 tuple(domain.input_shape))
+                        printed = _read_file(header.get("output_path"), limits.output_bytes)
                         finish(job, error, labels, float(header.get("seconds", 0.0)),
-                               output.decode("utf-8", errors="replace"))
+                               printed.decode("utf-8", errors="replace"))
                         dispatch(z)
                 if eof:
                     lost(z, "died")
@@ -534,7 +580,8 @@ def shutdown() -> None:
 
 def replay(programs: Sequence[Program], domain: Domain, limits: Limits, *,
            workers: int | None = None, require: str = "full",
-           on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+           on_done: Callable[[Outcome], None] | None = None,
+           output: Output = BINARY) -> list[Outcome]:
     """Run every program over ``domain`` in the sandbox; outcomes in the order of ``programs``.
 
     Raises IsolationError when the kernel cannot give ``require`` ("full", "partial", "none").
@@ -557,7 +604,7 @@ def replay(programs: Sequence[Program], domain: Domain, limits: Limits, *,
                 _POOLS.pop(other).close()
             pool = _POOLS[key] = _Pool(cfg)
         try:
-            return pool.run(programs, domain, limits, n_workers, on_done)
+            return pool.run(programs, domain, limits, n_workers, on_done, output)
         except BaseException:
             # interrupted (or on_done raised) mid-run: zygotes may be busy, start afresh
             del _POOLS[key]
@@ -566,8 +613,8 @@ def replay(programs: Sequence[Program], domain: Domain, limits: Limits, *,
 
 
 def replay_sources(sources: Mapping[str, bytes], domain: Domain, limits: Limits, *,
-                   require: str = "full", on_done: Callable[[Outcome], None] | None = None
-                   ) -> dict[str, Outcome]:
+                   require: str = "full", on_done: Callable[[Outcome], None] | None = None,
+                   output: Output = BINARY) -> dict[str, Outcome]:
     """``replay`` for programs held as bytes (revealed from a ledger), keyed like ``Program``.
 
     Each is written to a file named after its key ('/' becomes '--') in a private folder (see
@@ -582,7 +629,7 @@ def replay_sources(sources: Mapping[str, bytes], domain: Domain, limits: Limits,
             path.chmod(0o644)
             programs.append(Program(key, path))
         return {o.key: o for o in replay(programs, domain, limits, require=require,
-                                         on_done=on_done)}
+                                         on_done=on_done, output=output)}
     finally:
         release_folder(tmp, lock)
 

@@ -4,6 +4,7 @@ agreement, and the rulebook's replay limits. Shared by closing a round, verify a
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,10 +13,12 @@ from dixit.data.domains import Domain
 from dixit.ledger import state as st
 from dixit.models import training
 from dixit.replay.engine import Limits
+from dixit.rules.outputs import Output
 from dixit.rules.rulebook import Rulebook
 
 if TYPE_CHECKING:
     import numpy as np
+    from torch import nn
 
 
 def replay_limits(book: Rulebook, allow_weak: bool = False) -> tuple[Limits, str]:
@@ -30,10 +33,8 @@ def agreement(a: np.ndarray, b: np.ndarray) -> float:
     return round(float((a == b).mean()), 6) if len(a) else 0.0
 
 
-def model_predictions(state: st.State, ch: st.Challenge, domain: Domain) -> np.ndarray | None:
-    """The published model's class predictions over the whole domain (None if unloadable)."""
-    import torch
-
+def load_model(state: st.State, ch: st.Challenge) -> nn.Module | None:
+    """The published model of ``ch`` (None if missing or unloadable)."""
     weights = state.snapshot.read(f"{ch.folder}/{ch.meta.get('model', 'model.safetensors')}")
     if weights is None:
         return None
@@ -41,12 +42,37 @@ def model_predictions(state: st.State, ch: st.Challenge, domain: Domain) -> np.n
         fh.write(weights)
         fh.flush()
         try:
-            module = models.load_weights(ch.model, Path(fh.name), state.rules.max_model_bytes)
+            return models.load_weights(ch.model, Path(fh.name), state.rules.max_model_bytes)
         except Exception:
             return None
+
+
+def model_predictions(state: st.State, ch: st.Challenge, domain: Domain) -> np.ndarray | None:
+    """The published model's class predictions over the whole domain (None if unloadable)."""
+    import torch
+
+    module = load_model(state, ch)
+    if module is None:
+        return None
     # One thread: tiny models gain nothing from more, and the sandbox workers need the cores.
     with training.torch_threads(1):
         return torch.cat([models.predict(module, b) for b in domain.batches(8192)]).numpy()
+
+
+def model_blocks(module: nn.Module, domain: Domain,
+                 output: Output) -> Callable[[int, int], np.ndarray]:
+    """The model's outputs on rows [start, stop) of ``domain``, one block at a time, in the
+    challenge's output form: class ids, or float32 logits for a distribution."""
+    import torch
+
+    def block(start: int, stop: int) -> np.ndarray:
+        with training.torch_threads(1), torch.no_grad():
+            logits = module(domain.slice(start, stop))
+            if output.integer:
+                return logits.argmax(dim=-1).numpy()
+            return logits.float().numpy()
+
+    return block
 
 
 def heldout_index(ch: st.Challenge, domain: Domain) -> np.ndarray | None:

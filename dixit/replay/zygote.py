@@ -52,10 +52,15 @@ _BUILTINS = dict(builtins.__dict__)
 # -- framing (shared with the engine) -------------------------------------------------------------
 
 
-def encode_frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
+def encode_frame(header: dict[str, Any], payload: bytes | memoryview = b"") -> bytes:
     """``u32 len | JSON header | u64 len | payload`` (big endian)."""
+    return frame_head(header, len(payload)) + bytes(payload)
+
+
+def frame_head(header: dict[str, Any], payload_len: int) -> bytes:
+    """A frame up to its payload, so a large payload can be written without a copy."""
     head = _dumps(header, separators=(",", ":")).encode()
-    return b"".join((_HDR.pack(len(head)), head, _LEN.pack(len(payload)), payload))
+    return b"".join((_HDR.pack(len(head)), head, _LEN.pack(payload_len)))
 
 
 def decode_frame(buf: bytes | bytearray, max_header: int = 1 << 20,
@@ -81,7 +86,26 @@ def decode_frame(buf: bytes | bytearray, max_header: int = 1 << 20,
     return header, bytes(buf[start:start + plen]), start + plen
 
 
-def write_all(fd: int, data: bytes) -> None:
+def frame_header(buf: Any, max_header: int = 8192) -> tuple[dict[str, Any], int, int]:
+    """(header, payload offset, payload length) of the one frame filling ``buf`` (bytes or a
+    mapping), without copying the payload. Raises ValueError unless ``buf`` is exactly one
+    complete frame."""
+    if len(buf) < _HDR.size:
+        raise ValueError("truncated frame")
+    (hlen,) = _HDR.unpack_from(buf, 0)
+    if hlen > max_header or len(buf) < _HDR.size + hlen + _LEN.size:
+        raise ValueError("frame header too large or truncated")
+    header = _loads(bytes(buf[_HDR.size:_HDR.size + hlen]))
+    if not isinstance(header, dict):
+        raise ValueError("frame header is not an object")
+    (plen,) = _LEN.unpack_from(buf, _HDR.size + hlen)
+    start = _HDR.size + hlen + _LEN.size
+    if len(buf) != start + plen:
+        raise ValueError("truncated frame or trailing bytes")
+    return header, start, plen
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[_write(fd, view):]
@@ -144,6 +168,8 @@ class Zygote:
         self.domain: Any = None
         self.inputs: Any = None
         self.size = 0
+        self.output: Any = None  # the challenge's declared output (dixit.rules.outputs)
+        self.rows: list[tuple[int, ...]] = []  # the row shapes it allows on this domain
         self.file_bytes = 64 << 20
         allowed = [r for r, _ in self.roots]
         self.sys_path = [p for p in sys.path if p and any(
@@ -208,6 +234,7 @@ class Zygote:
         from pathlib import Path
 
         from dixit.data import domains
+        from dixit.rules import outputs
 
         key = (_dumps(domain, sort_keys=True), _dumps(limits, sort_keys=True))
         if key == self.params:
@@ -223,7 +250,10 @@ class Zygote:
             if dom.kind == "dataset" or dom.size * width * 8 <= (512 << 20):
                 self.inputs = dom.all()
             self.domain, self.size = dom, dom.size
-        self.file_bytes = max(64 << 20, 16 * int(limits["output_bytes"]), self.size + (1 << 20))
+            self.output = outputs.parse(domain.get("output", outputs.DEFAULT))
+            self.rows = self.output.row_shapes(tuple(dom.input_shape))
+        result = self.size * self.output.size_per_input(tuple(self.domain.input_shape))
+        self.file_bytes = max(64 << 20, 16 * int(limits["output_bytes"]), result + (1 << 20))
         self.memory_bytes = (int(limits["memory_mb"]) + MEMORY_SLACK_MB) << 20
         self.scratch_bytes = max(SCRATCH_MIN_BYTES, 2 * self.file_bytes)
         self.params = key
@@ -526,10 +556,12 @@ class Zygote:
                 pass
             os._exit(status)
 
-    def _send(self, header: dict[str, Any], payload: bytes = b"") -> None:  # pragma: no cover
+    def _send(self, header: dict[str, Any],
+              payload: bytes | memoryview = b"") -> None:  # pragma: no cover
         builtins.__dict__.clear()
         builtins.__dict__.update(_BUILTINS)
-        write_all(RESULT_FD, encode_frame(header, payload))
+        write_all(RESULT_FD, frame_head(header, len(payload)))
+        write_all(RESULT_FD, payload)
 
     def _execute(self, path: str, source: bytes) -> int:  # pragma: no cover - in the child
         import types
@@ -546,7 +578,7 @@ class Zygote:
         if not callable(label):
             self._send({"error": "defines no label(x) function"})
             return 0
-        labels = self.zeros(self.size, dtype=self.uint8)
+        labels: Any = None  # allocated once the first batch fixes the shape of a row
         bs = max(1, int(self.limits["batch_size"]))
         for start in range(0, self.size, bs):
             stop = min(start + bs, self.size)
@@ -563,12 +595,17 @@ class Zygote:
                 self._send({"error": one_line(
                     f"returned labels that cannot be read as an array: {_describe(exc)}")})
                 return 0
-            problem = self._check(arr, n)
+            problem = self._check(arr, n, self.rows if labels is None else [labels.shape[1:]])
             if problem:
                 self._send({"error": problem})
                 return 0
+            if labels is None:
+                labels = self.zeros((self.size, *arr.shape[1:]), dtype=self.output.dtype)
             labels[start:stop] = arr
-        self._send({"error": None, "n": self.size}, labels.tobytes())
+        if labels is None:  # an empty domain
+            labels = self.zeros((0, *self.rows[0]), dtype=self.output.dtype)
+        self._send({"error": None, "n": self.size, "shape": list(labels.shape)},
+                   memoryview(labels.reshape(-1)).cast("B"))
         return 0
 
     def _as_array(self, out: Any) -> Any:
@@ -580,19 +617,13 @@ class Zygote:
                 return t.float().numpy()
         return self.asarray(out)
 
-    def _check(self, arr: Any, n: int) -> str | None:
+    def _check(self, arr: Any, n: int, rows: list[tuple[int, ...]]) -> str | None:
         if not isinstance(arr, self.ndarray):
             return "returned something that is not an array"
-        if tuple(arr.shape) != (n,):
-            return f"returned shape {tuple(arr.shape)} for a batch of {n}"
-        if arr.dtype.kind not in "biuf":
-            return f"returned labels of dtype {arr.dtype} (need 0/1 numbers)"
-        if arr.dtype.kind == "f" and bool(self.isnan(arr).any()):
-            return "returned NaN labels"
-        bad = arr[(arr != 0) & (arr != 1)]
-        if bad.size:
-            return one_line(f"returned non-binary labels (e.g. {bad.flat[0].item()!r})")
-        return None
+        # A program could patch this check in its own copy of the process: the engine checks
+        # the shape and range of what it sends again (see engine._verdict).
+        problem = self.output.problem(arr, n, rows)
+        return None if problem is None else one_line(problem)
 
     def _fail(self, where: str, exc: BaseException) -> int:
         import errno

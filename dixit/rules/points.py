@@ -32,7 +32,7 @@ def proposer_points(k: int, m: int, points: Points) -> int:
 @dataclass(frozen=True)
 class SubmissionOutcome:
     team: str
-    agreement: float | None
+    agreement: float | None  # the challenge's metric (an agreement, or a KL for kl)
     error: str | None = None
 
 
@@ -41,7 +41,8 @@ class ChallengeOutcome:
     proposer: str
     submissions: Sequence[SubmissionOutcome]
     void: str | None = None  # reason the challenge cannot be scored
-    required: float | None = None  # the agreement that solves it, if not the threshold
+    required: float | None = None  # the metric value that solves it, if not the threshold
+    higher_is_better: bool = True  # False for kl: at most ``required`` solves
 
 
 @dataclass
@@ -59,18 +60,23 @@ class RoundScore:
     challenges: list[ChallengeScore] = field(default_factory=list)
 
 
-def required(threshold: float, model: float | None, share: float | None) -> float:
-    """The agreement a program needs to solve a labeler challenge: the threshold, and (beat
-    the model) better than the published model by closing ``1 - share`` of its error:
-    ``max(threshold, 1 - (1 - model) * share)``. Without a measured model or a share, the
-    threshold alone."""
+def required(threshold: float, model: float | None, share: float | None,
+             higher_is_better: bool = True) -> float:
+    """What a program needs to solve a labeler challenge: the threshold, and (beat the model)
+    better than the published model by closing ``1 - share`` of its error. For an agreement,
+    ``max(threshold, 1 - (1 - model) * share)``; for a divergence (kl, lower is better),
+    ``min(threshold, model * share)``. Without a measured model or a share, the threshold."""
     if model is None or share is None:
         return threshold
+    if not higher_is_better:
+        return min(threshold, round(model * share, 6))
     return max(threshold, round(1.0 - (1.0 - model) * share, 6))
 
 
-def solved(sub: SubmissionOutcome, threshold: float) -> bool:
-    return sub.error is None and sub.agreement is not None and sub.agreement >= threshold
+def solved(sub: SubmissionOutcome, threshold: float, higher_is_better: bool = True) -> bool:
+    if sub.error is not None or sub.agreement is None:
+        return False
+    return sub.agreement >= threshold if higher_is_better else sub.agreement <= threshold
 
 
 def score_round(teams: Iterable[str], challenges: Sequence[ChallengeOutcome],
@@ -88,7 +94,7 @@ def score_round(teams: Iterable[str], challenges: Sequence[ChallengeOutcome],
             continue
         bar = threshold if ch.required is None else ch.required
         solvers = sorted({s.team for s in ch.submissions
-                          if s.team in others and solved(s, bar)})
+                          if s.team in others and solved(s, bar, ch.higher_is_better)})
         k = len(solvers)
         pts[ch.proposer] = proposer_points(k, m, points)
         for t in solvers:

@@ -22,6 +22,10 @@ threshold = 0.99
 # where model is the published model's agreement with the labeler over the same inputs.
 # 1.0 asks only to match the model; remove the line to judge by the threshold alone.
 beat_model = 0.5
+# A challenge judged by kl (its output is a distribution) is solved at a mean
+# KL(reference || program) of at most this many nats per position. A challenge may set its
+# own threshold inside each metric's bounds (agreement [0.9, 1], kl [0, 0.5]).
+kl_threshold = 0.1
 
 [points]
 # Dixit rules. For a challenge in a round with m other teams, k of which solved it:
@@ -76,6 +80,7 @@ class ReplayRules:
 @dataclass(frozen=True)
 class Rulebook:
     threshold: float = 0.99
+    kl_threshold: float = 0.1
     points: Points = field(default_factory=Points)
     beat_model: float | None = 0.5  # None: judged by the threshold alone (older rulebooks)
     accuracy_tolerance: float = 0.02
@@ -113,6 +118,7 @@ def from_dict(data: dict[str, Any]) -> Rulebook:
         if isinstance(data.get("solve", {}), dict) else d.beat_model
     book = Rulebook(
         threshold=_get(data, "solve", "threshold", float, d.threshold),
+        kl_threshold=_get(data, "solve", "kl_threshold", float, d.kl_threshold),
         beat_model=None if beat is None else _get(data, "solve", "beat_model", float, beat),
         points=pts,
         accuracy_tolerance=_get(data, "claims", "accuracy_tolerance", float,
@@ -130,6 +136,7 @@ def from_record(record: dict[str, Any]) -> Rulebook:
     # A round closed before beat-the-model existed recorded no beat_model: judged without it.
     return from_dict({
         "solve": {"threshold": record.get("threshold"),
+                  "kl_threshold": record.get("kl_threshold", Rulebook.kl_threshold),
                   "beat_model": record.get("beat_model")},
         "points": record.get("points", {}),
         "claims": {"accuracy_tolerance": record.get("accuracy_tolerance")},
@@ -143,6 +150,8 @@ def validate(book: Rulebook) -> None:
     p = book.points
     if not 0.0 < book.threshold <= 1.0:
         raise RulesError("rules.toml: solve.threshold must be in (0, 1]")
+    if not 0.0 <= book.kl_threshold <= 0.5:
+        raise RulesError("rules.toml: solve.kl_threshold must be in [0, 0.5] nats")
     if book.beat_model is not None and not 0.0 <= book.beat_model <= 1.0:
         raise RulesError("rules.toml: solve.beat_model must be in [0, 1] (the share of the "
                          "model's error a solving program may keep)")
