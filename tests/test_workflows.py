@@ -583,7 +583,8 @@ def _bad_parts(tmp: Path, parts: list[Path], case: str) -> list[Path]:
         datas[1]["inputs"] = "0" * 64
     elif case == "facts":
         target = next(iter(datas[0]["facts"]))
-        datas[0]["facts"][target]["submissions"]["mallory"] = {"agreement": 1.0, "error": None}
+        datas[0]["facts"][target]["submissions"]["mallory"] = {"agreement": 1.0, "error": None,
+                                                               "score": 1.0}
     elif case == "pickle":
         (tmp / "bad.json").write_bytes(b"\x80\x04K\x01.")
         return [tmp / "bad.json", parts[1]]
@@ -613,8 +614,9 @@ def test_merge_refuses_parts_that_do_not_fit(world: World, due_clone: Path, dixi
     parts = [tmp_path / "p1.json", tmp_path / "p2.json"]
     for k, targets in enumerate(shards.plan(rnd, 2), 1):
         facts = {t: {"void": None, "model_accuracy": 0.9, "model_agreement": 0.9,
-                     "draw_seed": None, "submissions": {
-            s: {"agreement": 1.0, "error": None} for (s, tg) in rnd.submissions if tg == t}}
+                     "model_score": 0.9, "draw_seed": None, "submissions": {
+            s: {"agreement": 1.0, "error": None, "score": 1.0}
+            for (s, tg) in rnd.submissions if tg == t}}
             for t in targets}
         parts[k - 1].write_text(json.dumps({
             "format": shards.FORMAT, "tournament": state.info.id, "round": 1,

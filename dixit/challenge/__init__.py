@@ -9,6 +9,7 @@ from dixit.challenge.folder import (
     LocalChallenge,
     arch_overrides,
     create,
+    judging,
     parse_settings,
     read,
     read_flag,
@@ -21,6 +22,6 @@ from dixit.challenge.folder import (
 from dixit.rules.flags import MAX_FLAG_CHARS, check_flag, flag_matches, normalize_flag
 
 __all__ = ["KINDS", "MAX_FLAG_CHARS", "LocalChallenge", "arch_overrides", "check_flag", "create",
-           "flag_matches", "normalize_flag", "parse_settings", "read", "read_flag",
+           "flag_matches", "judging", "normalize_flag", "parse_settings", "read", "read_flag",
            "read_flag_file", "read_program", "read_secret", "read_submission",
            "run_labeler_locally"]

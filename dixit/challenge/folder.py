@@ -31,8 +31,9 @@ from dixit.data import domains
 from dixit.errors import ChallengeError
 from dixit.ledger.fsutil import atomic_write
 from dixit.models import training
-from dixit.rules import kinds
+from dixit.rules import kinds, outputs, scheme as schemes
 from dixit.rules.flags import check_flag
+from dixit.rules.rulebook import Rulebook
 
 if TYPE_CHECKING:
     import torch
@@ -109,8 +110,11 @@ def read_submission(kind: kinds.Kind, path: Path, max_program_bytes: int) -> byt
     return read_flag(path)
 
 
-def run_labeler_locally(path: Path, x: torch.Tensor) -> torch.Tensor:
-    """Label ``x`` with the team's own labeler, in this process (training only)."""
+def run_labeler_locally(path: Path, x: torch.Tensor, output: outputs.Output = outputs.BINARY,
+                        length: int | None = None) -> torch.Tensor:
+    """Label ``x`` with the team's own labeler, in this process (training only): int64 class
+    ids, or float32 logits/probabilities for a distribution, checked against ``output``."""
+    import numpy as np
     import torch
 
     name = f"_dixit_labeler_{uuid.uuid4().hex}"
@@ -130,10 +134,14 @@ def run_labeler_locally(path: Path, x: torch.Tensor) -> torch.Tensor:
         raise ChallengeError(f"labeler {path} failed: {type(exc).__name__}: {exc}") from None
     finally:
         sys.modules.pop(name, None)
-    out = out.reshape(-1)
-    if out.shape[0] != x.shape[0] or not bool(((out == 0) | (out == 1)).all()):
-        raise ChallengeError(f"labeler {path} must return {x.shape[0]} labels in {{0, 1}}")
-    return out.to(torch.int64)
+    if output == outputs.BINARY:
+        out = out.reshape(-1)  # a column of labels is fine for binary, as it always was
+    arr = out.detach().cpu().numpy() if out.dtype != torch.bfloat16 else out.float().numpy()
+    problem = output.problem(np.asarray(arr), x.shape[0],
+                             output.row_shapes(length))
+    if problem is not None:
+        raise ChallengeError(f"labeler {path} {problem} for output {output.spec}")
+    return out.to(torch.int64) if output.integer else out.to(torch.float32)
 
 
 @dataclass
@@ -213,9 +221,34 @@ def _check_kind(kind: str, flag: str | None) -> None:
         raise ChallengeError(f"--flag is only for --kind flag (this challenge is {kind})")
 
 
+def judging(output: str | None = None, metric: str | None = None,
+            threshold: float | None = None) -> dict[str, Any]:
+    """The metadata keys a challenge declares how it is judged with (``rules.scheme``),
+    checked now: the defaults are left out, a threshold is kept only when given."""
+    given = {k: v for k, v in (("output", output), ("metric", metric),
+                               ("threshold", threshold)) if v is not None}
+    how = schemes.of(given, Rulebook())
+    meta = how.as_meta()
+    if threshold is not None:
+        meta["threshold"] = how.threshold
+    return meta
+
+
+def _output_config(arch: str, output: outputs.Output, length: int | None) -> dict[str, Any]:
+    """The architecture fields that give ``output``: C classes, per position if need be."""
+    per_position = output.form == "sequence" or (output.form == "distribution"
+                                                  and length is not None)
+    if arch == "transformer":
+        return {"d_vocab_out": output.classes, **({"positions": "all"} if per_position else {})}
+    if per_position:
+        raise ChallengeError(f"output {output.spec} gives an output per position: use "
+                             "--arch transformer (a causal model over the token sequence)")
+    return {"classes": output.classes}
+
+
 def _prepare(out: Path, labeler: Path, domain_spec: str, arch: str, train_frac: float,
              seed: int, kind: str, flag: str | None, overrides: dict[str, Any] | None,
-             root: Path | None, max_program_bytes: int
+             root: Path | None, max_program_bytes: int, judged: dict[str, Any] | None = None
              ) -> tuple[bytes, domains.Domain, dict[str, Any], torch.Tensor]:
     """Everything ``create`` and ``import_model`` check before the expensive part."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -228,10 +261,15 @@ def _prepare(out: Path, labeler: Path, domain_spec: str, arch: str, train_frac: 
         raise ChallengeError(problem)
     source = read_program(labeler, max_program_bytes, "labeler")
     domain = domains.parse(domain_spec, root=root, seed=seed)
+    output = schemes.of(judged or {}, Rulebook()).output
+    output.check_domain(domain.kind, tuple(domain.input_shape))
+    length = outputs.positions(domain.kind, tuple(domain.input_shape))
+    fields = {**_output_config(arch, output, length), **(overrides or {})}
     config = models.default_config(arch, domain.input_shape, domain.dims,
-                                   domain_kind=domain.kind, **(overrides or {}))
+                                   domain_kind=domain.kind, **fields)
     models.build(config)  # validates the config before the labeler runs over the domain
-    labels = torch_cat(run_labeler_locally(labeler, b) for b in domain.batches())
+    labels = torch_cat(run_labeler_locally(labeler, b, output, length)
+                       for b in domain.batches())
     return source, domain, config, labels
 
 
@@ -247,7 +285,8 @@ def _write(out: Path, *, source: bytes, config: dict[str, Any], module: Any, kin
         "train_frac": train_frac,
         "claimed_accuracy": round(heldout, 6),
         "train_accuracy": round(train_accuracy, 6),
-        "positive_rate": round(float(labels.float().mean()), 6),
+        **({"positive_rate": round(float(labels.float().mean()), 6)}
+           if "output" not in (extra or {}) else {}),
         "labeler": "labeler.py",
         "secret": kinds.get(kind).secret_file,
         "model": "model.safetensors",
@@ -269,13 +308,15 @@ def create(out: Path, labeler: Path, domain_spec: str, *, arch: str = "mlp",
            lr: float | None = None, weight_decay: float | None = None,
            batch_size: int | None = None, kind: str = "labeler", flag: str | None = None,
            root: Path | None = None, max_program_bytes: int = 262144,
-           progress: training.Progress | None = None) -> dict[str, Any]:
+           progress: training.Progress | None = None,
+           judged: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train a model on ``labeler`` over the domain and write the challenge folder ``out``.
 
     ``overrides`` set architecture config fields (``hidden`` is a shortcut for the mlp's and
     cnn's); ``steps``, ``lr``, ``weight_decay`` and ``batch_size`` default per architecture
-    (``training.HYPER``). A ``flag`` challenge needs ``flag``, the secret string. Returns the
-    training summary (train/held-out accuracy, seconds, steps, parameters, out).
+    (``training.HYPER``). A ``flag`` challenge needs ``flag``, the secret string. ``judged``
+    holds how it is judged (``judging()``: output, metric, threshold). Returns the training
+    summary (train/held-out accuracy, seconds, steps, parameters, out).
     """
     if steps is not None and steps < 1:
         raise ChallengeError("--steps must be >= 1")
@@ -284,19 +325,21 @@ def create(out: Path, labeler: Path, domain_spec: str, *, arch: str = "mlp",
         settings["hidden"] = hidden
     source, domain, config, labels = _prepare(out, labeler, domain_spec, arch, train_frac,
                                               seed, kind, flag, settings, root,
-                                              max_program_bytes)
+                                              max_program_bytes, judged)
     module = models.build(config, seed=seed)
     opts = training.hyper(arch, steps=steps, lr=lr, weight_decay=weight_decay,
                           batch_size=batch_size)
     try:
         result = training.train(module, domain, labels, train_frac=train_frac, seed=seed,
-                                progress=progress, **opts)
+                                progress=progress,
+                                probs=schemes.of(judged or {}, Rulebook()).output.probs,
+                                **opts)
     except ValueError as exc:
         raise ChallengeError(f"cannot train: {exc}") from None
     _write(out, source=source, config=config, module=module, kind=kind, flag=flag,
            domain=domain, seed=seed, train_frac=train_frac,
            train_accuracy=result.train_accuracy, heldout_accuracy=result.heldout_accuracy,
-           labels=labels)
+           labels=labels, extra=judged)
     summary = training.summary(result)
     summary.update(parameters=models.parameter_count(module), arch=arch, kind=kind,
                    out=str(out))
@@ -331,6 +374,10 @@ def read(folder: Path) -> LocalChallenge:
     if kind not in KINDS:
         raise ChallengeError(f"{meta_path}: unknown kind {kind!r}; expected one of "
                              f"{', '.join(KINDS)}")
+    try:
+        schemes.of(meta, Rulebook())
+    except ChallengeError as exc:
+        raise ChallengeError(f"{meta_path}: {exc}") from None
     labeler = folder / str(meta.get("labeler", "labeler.py"))
     weights = folder / str(meta.get("model", "model.safetensors"))
     secret = folder / str(meta.get("secret", kinds.get(kind).secret_file))

@@ -113,6 +113,16 @@ KindOpt = Annotated[str, typer.Option(
 FlagOpt = Annotated[str | None, typer.Option(
     "--flag", help="The secret string of a --kind flag challenge (1-256 characters; matched "
     "after Unicode NFKC, case folding and whitespace collapsing).")]
+OutputOpt = Annotated[str | None, typer.Option(
+    "--output", help="What label(x) returns: binary (default), classes:C (one class id per "
+    "input), sequence:C (one id per token position), distribution:C[:probs] (logits, or "
+    "probabilities, over C per input or per position).")]
+MetricOpt = Annotated[str | None, typer.Option(
+    "--metric", help="How programs are judged: agreement (default), exact-sequence "
+    "(sequence outputs), kl (distribution outputs, the default there).")]
+ThresholdOpt = Annotated[float | None, typer.Option(
+    "--threshold", help="What solves it, inside the metric's bounds (agreement in [0.9, 1], "
+    "kl in [0, 0.5] nats); default the rulebook's.")]
 TrainFracOpt = Annotated[float, typer.Option(
     "--train-frac", help="Fraction of the domain trained on; the rest is held out.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of split, init and sampling.")]

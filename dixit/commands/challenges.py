@@ -17,8 +17,11 @@ from dixit.commands._common import (
     HiddenOpt,
     JsonOpt,
     KindOpt,
+    MetricOpt,
+    OutputOpt,
     SeedOpt,
     SetOpt,
+    ThresholdOpt,
     TrainFracOpt,
     _ctx,
     _emit,
@@ -78,11 +81,20 @@ def challenge_new(
     heads: HeadsOpt = None,
     d_mlp: DMlpOpt = None,
     settings: SetOpt = None,
+    output: OutputOpt = None,
+    metric: MetricOpt = None,
+    threshold: ThresholdOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train a challenge model on a labeler over a domain and write OUT/ with challenge.toml,
     model.safetensors and the labeler (plus flag.txt for --kind flag). Prints train and
     held-out accuracy and the seconds taken; the seed makes it reproducible.
+
+    A 10-class challenge on real digits (`dixit dataset digits`), judged by agreement:
+
+    \b
+      dixit challenge new digits -l parity.py -d dataset:scoring/data/digits.safetensors \\
+        --output classes:10
 
     A transformer in the spirit of the seed challenge (d_model 128, 8 heads, d_mlp 1024,
     ReLU, no LayerNorm), about 97% held-out accuracy in under a minute on 2 cores:
@@ -94,12 +106,13 @@ def challenge_new(
 
     overrides = challenge.arch_overrides(hidden=hidden, channels=channels, d_model=d_model,
                                          heads=heads, d_mlp=d_mlp, settings=settings)
+    judged = challenge.judging(output, metric, threshold)
     with _progress("training", as_json, "loss") as tick:
         summary = challenge.create(out_dir, labeler, domain, arch=arch, train_frac=train_frac,
                                    seed=seed, steps=steps, overrides=overrides, lr=lr,
                                    weight_decay=weight_decay, batch_size=batch_size,
                                    kind=kind, flag=flag, root=_challenge_root(),
-                                   progress=tick)
+                                   progress=tick, judged=judged)
     if as_json:
         _emit(summary)
         return
@@ -129,6 +142,9 @@ def challenge_import(
     heads: HeadsOpt = None,
     d_mlp: DMlpOpt = None,
     settings: SetOpt = None,
+    output: OutputOpt = None,
+    metric: MetricOpt = None,
+    threshold: ThresholdOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Bring in a model trained elsewhere: check its state dict against the architecture
@@ -151,7 +167,8 @@ def challenge_import(
     summary = importing.import_model(out_dir, state_dict, labeler, domain, arch=arch,
                                      overrides=overrides, kind=kind, flag=flag,
                                      train_frac=train_frac, seed=seed,
-                                     root=_challenge_root())
+                                     root=_challenge_root(),
+                                     judged=challenge.judging(output, metric, threshold))
     if as_json:
         _emit(summary)
         return

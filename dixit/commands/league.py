@@ -201,13 +201,14 @@ def propose(
     p = actions.propose(_ledger(), team, folder, warn=_warn)
     data = {"round": p.round, "team": p.team, "commitment": p.commitment,
             "model_sha256": p.model_sha256, "claimed_accuracy": p.claimed_accuracy,
-            "required": p.required}
+            "required": p.required, "metric": p.metric}
     if as_json:
         _emit(data)
         return
+    bar = f"KL <= {p.required:g} nats" if p.metric == "kl" else \
+        f"~{p.required:.2%} {'exact sequences' if p.metric == 'exact-sequence' else 'agreement'}"
     _say(f"proposed {team}'s challenge in round {p.round:03d} (claimed held-out accuracy "
-         f"{p.claimed_accuracy:.2%}; solved at ~{p.required:.2%} agreement); "
-         f"seal {p.commitment[:16]}…")
+         f"{p.claimed_accuracy:.2%}; solved at {bar}); seal {p.commitment[:16]}…")
 
 
 @app.command()

@@ -18,7 +18,7 @@ from dixit.errors import ChallengeError, KeyStoreError, PhaseError, UsageError
 from dixit.league import checks, workflows
 from dixit.ledger import clock, entries, keystore, layout, protocol, seal, state as st
 from dixit.ledger.store import Change, Ledger, Snapshot, find_root, init_repo
-from dixit.rules import kinds, points as rules_points
+from dixit.rules import kinds, points as rules_points, scheme as schemes
 from dixit.rules.rulebook import DEFAULT_RULES_TOML
 
 Warn = Callable[[str], None]
@@ -255,7 +255,8 @@ class Proposed:
     model_sha256: str
     claimed_accuracy: float
     whole_domain_accuracy: float
-    required: float  # the agreement that will solve it, estimated from the claims
+    required: float  # the metric value that will solve it, estimated from the claims
+    metric: str = "agreement"
 
 
 def _as_team(snap: Snapshot, team: str, known: st.State | None = None
@@ -311,21 +312,27 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
 
     domain = domains.parse(ch.meta["domain"], root=ledger.root, seed=int(ch.meta["seed"]))
     checks.challenge_domain(kind, domain.spec)
+    how = schemes.of(ch.meta, rules)  # checked by local.read; the defaults are the ledger's
+    if kind.replayed:
+        how.output.check_domain(domain.kind, tuple(domain.input_shape))
+    judged = {k: ch.meta[k] for k in schemes.KEYS if k in ch.meta} if kind.replayed else {}
     model_sha = seal.sha256_hex(model_bytes)
     claimed = float(ch.meta["claimed_accuracy"])
     frac = float(ch.meta["train_frac"])
     train_acc = float(ch.meta.get("train_accuracy", claimed))
     whole = frac * train_acc + (1 - frac) * claimed if frac < 1 else claimed
-    need = rules_points.required(rules.threshold, whole, rules.beat_model) \
-        if kind.model_can_solve else rules.threshold
-    if kind.model_can_solve and whole >= rules.threshold:
+    # the claim is an agreement; it predicts the bar only where the metric is one
+    by_agreement = how.metric == "agreement"
+    need = rules_points.required(how.threshold, whole, rules.beat_model) \
+        if kind.model_can_solve and by_agreement else how.threshold
+    if kind.model_can_solve and by_agreement and whole >= how.threshold:
         if rules.beat_model is None:
             warn(f"running the model solves it: its accuracy over the domain (~{whole:.2%}) "
-                 f"meets the solve threshold ({rules.threshold:.2%}); any team can submit the "
+                 f"meets the solve threshold ({how.threshold:.2%}); any team can submit the "
                  "model")
         else:
             warn(f"the model alone meets the solve threshold ({whole:.2%} >= "
-                 f"{rules.threshold:.2%}): a program must beat it, reaching ~{need:.2%}; a "
+                 f"{how.threshold:.2%}): a program must beat it, reaching ~{need:.2%}; a "
                  "labeler this easy to read off is likely solved by every team, which scores "
                  "its proposer 0")
     holder: dict[str, Proposed] = {}
@@ -343,7 +350,7 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
         meta = {"team": team, "round": rnd.number, "kind": kind.name, "domain": domain.spec,
                 "seed": int(ch.meta["seed"]), "train_frac": frac, "claimed_accuracy": claimed,
                 "train_accuracy": train_acc, "model": "model.safetensors",
-                "proposed": clock.iso(clock.now())}
+                "proposed": clock.iso(clock.now()), **judged}
         base = layout.challenge_dir(rnd.number, team)
         doc = {"challenge": meta, "model": ch.model, "seal": seal_table}
         files: dict[str, bytes | None] = {
@@ -352,7 +359,7 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
         if blob is not None:
             files[layout.escrow_path(rnd.number, team, layout.SECRET_ITEM)] = blob
         holder["p"] = Proposed(rnd.number, team, seal_table["commitment"], model_sha, claimed,
-                               whole, need)
+                               whole, need, how.metric)
         return Change(files, f"propose: {team} in round {rnd.number:03d}", team)
 
     ledger.append(build)

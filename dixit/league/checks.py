@@ -18,7 +18,8 @@ from typing import Any
 from dixit.errors import EntryError, PhaseError
 from dixit.ledger import clock, entries, layout, protocol, seal, state as st
 from dixit.ledger.layout import SECRET_ITEM
-from dixit.rules import kinds
+from dixit.rules import kinds, scheme as schemes
+from dixit.rules.rulebook import Rulebook
 
 # -- teams and rounds (organizer entries) ----------------------------------------------------
 
@@ -93,7 +94,15 @@ def challenge_meta(meta: dict[str, Any]) -> kinds.Kind:
     entries are read, by ``state.load``, for the CLI, pull requests and verify alike.)"""
     kind = kinds.get(str(meta.get("kind", kinds.DEFAULT)))
     challenge_domain(kind, str(meta.get("domain", "")))
+    if kind.replayed:
+        challenge_scheme(meta)
     return kind
+
+
+def challenge_scheme(meta: dict[str, Any]) -> schemes.Scheme:
+    """Output, metric and threshold are known and within the metrics' bounds (which are the
+    same for every rulebook; only the default thresholds differ)."""
+    return schemes.of(meta, Rulebook())
 
 
 def challenge_domain(kind: kinds.Kind, spec: str) -> None:

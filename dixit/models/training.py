@@ -89,26 +89,42 @@ class TrainResult:
 
 
 def accuracy(module: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 8192) -> float:
+    """Positions where the model's class matches the labels' (the argmax of a distribution),
+    over all positions: per input for (N,) labels, per token for (N, L)."""
     import torch
 
     if len(y) == 0:
         return float("nan")
+    ids = y.argmax(-1) if y.is_floating_point() else y
     module.eval()
     correct = 0
     with torch.no_grad():
         for i in range(0, len(y), batch):
-            correct += int((module(x[i:i + batch]).argmax(-1) == y[i:i + batch]).sum())
-    return correct / len(y)
+            correct += int((module(x[i:i + batch]).argmax(-1) == ids[i:i + batch]).sum())
+    return correct / ids.numel()
+
+
+def loss_fn(logits: torch.Tensor, y: torch.Tensor, probs: bool = False) -> torch.Tensor:
+    """Cross-entropy against class ids, or against a distribution given as logits or
+    probabilities (minimizing it minimizes the KL the judge measures), over every position."""
+    import torch.nn.functional as F
+
+    flat = logits.reshape(-1, logits.shape[-1])
+    if not y.is_floating_point():
+        return F.cross_entropy(flat, y.reshape(-1))
+    target = y.reshape(-1, y.shape[-1])
+    return F.cross_entropy(flat, target if probs else target.softmax(-1))
 
 
 def train(module: nn.Module, domain: Domain, labels: torch.Tensor, *, train_frac: float,
           seed: int, steps: int, lr: float = 3e-3, batch_size: int = 2048,
           weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999),
-          warmup: float = 0.3, progress: Progress | None = None) -> TrainResult:
+          warmup: float = 0.3, progress: Progress | None = None,
+          probs: bool = False) -> TrainResult:
     """Minibatch AdamW with a one-cycle schedule over the train part of the domain's split;
-    labels are the labeler's, precomputed. The same seed gives the same model."""
+    labels are the labeler's, precomputed: class ids, or (float) a distribution's logits, or
+    its probabilities with ``probs``. The same seed gives the same model."""
     import torch
-    import torch.nn.functional as F
 
     if steps < 1 or batch_size < 1 or lr <= 0 or weight_decay < 0 or not 0 < warmup < 1:
         raise ValueError("steps, batch size and learning rate must be positive, weight decay "
@@ -129,7 +145,7 @@ def train(module: nn.Module, domain: Domain, labels: torch.Tensor, *, train_frac
             progress(0, steps)  # the bar knows its length before the first step
         for step in range(steps):
             idx = torch.randint(0, len(tr), (min(batch_size, len(tr)),), generator=gen)
-            loss = F.cross_entropy(module(x_tr[idx]), y_tr[idx])
+            loss = loss_fn(module(x_tr[idx]), y_tr[idx], probs)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -51,7 +51,7 @@ from dixit.errors import DixitError, IsolationError
 from dixit.replay import sandbox
 from dixit.replay.sandbox import Isolation
 from dixit.replay.zygote import decode_frame, encode_frame, frame_header, one_line
-from dixit.rules.outputs import BINARY, Output
+from dixit.rules.outputs import BINARY, Output, positions
 
 STARTUP_SECONDS = 180.0  # importing torch on a cold, busy machine can be slow
 GRACE_SECONDS = 10.0  # past the wall limit before the engine gives up on a zygote
@@ -354,11 +354,13 @@ def _map_result(path: str | None, limit: int) -> bytes | mmap.mmap:
 
 
 def _verdict(h: dict[str, Any], size: int, limits: Limits, output: Output = BINARY,
-             input_shape: tuple[int, ...] = ()) -> tuple[str | None, numpy.ndarray | None]:
+             domain_kind: str = "grid", input_shape: tuple[int, ...] = ()
+             ) -> tuple[str | None, numpy.ndarray | None]:
     """Turn the zygote's report on how a child ended, and the child's result file, into
     (error, outputs). The result file is read here, never in the zygote."""
-    rows = output.row_shapes(tuple(input_shape))
-    limit = size * output.size_per_input(tuple(input_shape)) + 65536
+    length = positions(domain_kind, tuple(input_shape))
+    rows = output.row_shapes(length)
+    limit = size * output.size_per_input(length) + 65536
     data = _map_result(h.get("result_path"), limit + 64)
     if h.get("error"):
         return one_line(str(h["error"])), None
@@ -544,7 +546,7 @@ class _Pool:
                             and header.get("job") == z.job:
                         job = z.job
                         error, labels = _verdict(header, domain.size, limits, output,
-                                                 tuple(domain.input_shape))
+                                                 domain.kind, tuple(domain.input_shape))
                         printed = _read_file(header.get("output_path"), limits.output_bytes)
                         finish(job, error, labels, float(header.get("seconds", 0.0)),
                                printed.decode("utf-8", errors="replace"))

@@ -170,6 +170,7 @@ class Zygote:
         self.size = 0
         self.output: Any = None  # the challenge's declared output (dixit.rules.outputs)
         self.rows: list[tuple[int, ...]] = []  # the row shapes it allows on this domain
+        self.length: int | None = None  # positions per input of a token domain
         self.file_bytes = 64 << 20
         allowed = [r for r, _ in self.roots]
         self.sys_path = [p for p in sys.path if p and any(
@@ -251,8 +252,9 @@ class Zygote:
                 self.inputs = dom.all()
             self.domain, self.size = dom, dom.size
             self.output = outputs.parse(domain.get("output", outputs.DEFAULT))
-            self.rows = self.output.row_shapes(tuple(dom.input_shape))
-        result = self.size * self.output.size_per_input(tuple(self.domain.input_shape))
+            self.length = outputs.positions(dom.kind, tuple(dom.input_shape))
+            self.rows = self.output.row_shapes(self.length)
+        result = self.size * self.output.size_per_input(self.length)
         self.file_bytes = max(64 << 20, 16 * int(limits["output_bytes"]), result + (1 << 20))
         self.memory_bytes = (int(limits["memory_mb"]) + MEMORY_SLACK_MB) << 20
         self.scratch_bytes = max(SCRATCH_MIN_BYTES, 2 * self.file_bytes)

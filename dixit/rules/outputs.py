@@ -66,20 +66,21 @@ class Output:
     def default_metric(self) -> str:
         return METRICS[self.form][0]
 
-    def row_shapes(self, input_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
-        """The shapes one input's output may have on a domain of ``input_shape``."""
+    def row_shapes(self, length: int | None) -> list[tuple[int, ...]]:
+        """The shapes one input's output may have; ``length`` is the number of positions of
+        a token-sequence domain (``positions``), None for any other domain."""
         if self.form in ("binary", "classes"):
             return [()]
         if self.form == "sequence":
-            return [(input_shape[0],)] if len(input_shape) == 1 else []
+            return [(length,)] if length is not None else []
         shapes = [(self.classes,)]
-        if len(input_shape) == 1:
-            shapes.append((input_shape[0], self.classes))
+        if length is not None:
+            shapes.append((length, self.classes))
         return shapes
 
     def check_domain(self, domain_kind: str, input_shape: tuple[int, ...]) -> None:
         """ChallengeError if this output cannot be given on such a domain."""
-        if not self.row_shapes(input_shape):
+        if not self.row_shapes(positions(domain_kind, input_shape)):
             raise ChallengeError(f"output {self.spec} gives one id per position of a token "
                                  f"sequence; this {domain_kind} domain's inputs have shape "
                                  f"{tuple(input_shape)} (use a tokens:VOCABxLEN domain)")
@@ -90,10 +91,10 @@ class Output:
             raise ChallengeError(f"output {self.spec} is judged by {' or '.join(allowed)}, "
                                  f"not {metric!r}")
 
-    def size_per_input(self, input_shape: tuple[int, ...]) -> int:
+    def size_per_input(self, length: int | None) -> int:
         """Bytes of the largest output one input may have (for the sandbox's file limit)."""
         item = 4 if not self.integer else (1 if self.classes <= 256 else 2)
-        return item * max(math.prod(s) for s in self.row_shapes(input_shape) or [()])
+        return item * max(math.prod(s) for s in self.row_shapes(length) or [()])
 
     def problem(self, arr: Any, n: int, rows: list[tuple[int, ...]]) -> str | None:
         """Why a batch of ``n`` outputs cannot be accepted, or None. ``arr`` is an ndarray."""
@@ -142,6 +143,12 @@ def _binary(arr: Any) -> str | None:
 
 
 BINARY = Output("binary", 2)
+
+
+def positions(domain_kind: str, input_shape: tuple[int, ...]) -> int | None:
+    """Positions per input that per-position outputs give: a token sequence's length; None
+    for grids and datasets (a grid's (a, b) pair is one input, not a sequence of two)."""
+    return int(input_shape[0]) if domain_kind == "tokens" and len(input_shape) == 1 else None
 
 
 def parse(spec: Any) -> Output:
