@@ -144,3 +144,17 @@ def test_a_labeler_that_breaks_its_declared_output_is_refused(tmp_path: Path,
                 "grid:8x8", "--output", "distribution:4")
     assert res.code == 1
     assert "returned shape (64, 3) for a batch of 64 (need (64, 4))" in res.err
+
+
+def test_inspect_and_results_say_how_each_is_judged(scored, dixit: Runner) -> None:
+    league, results, _made = scored
+    doc = dixit.ok("-C", league.root, "inspect", "carol", "--json").json()
+    carol = next(c for c in results["challenges"] if c["proposer"] == "carol")
+    assert doc["judging"] == {"output": "distribution:4", "metric": "kl", "threshold": 0.1,
+                              "required": carol["required"], "against": "labeler"}
+    text = dixit.ok("-C", league.root, "inspect", "alice").out
+    assert "judged by  agreement with the labeler (output classes:10)" in " ".join(
+        text.split("  ")).replace("   ", "  ") or "agreement with the labeler (output " \
+        "classes:10)" in text
+    table = dixit.ok("-C", league.root, "results", "1").out
+    assert "nats" in table and "KL to the labeler <=" in table

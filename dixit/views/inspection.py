@@ -18,6 +18,9 @@ checks of ``dixit.models`` (never unpickled); the labeler is never run here.
     model         {"path", "bytes", "sha256", "loads": bool, "error": str | null}
     domain        {"spec", "kind", "size", "input_shape", "grid2d", "identity", "error"}
     accuracy      {"claimed", "train", "train_frac", "seed", "positive_rate"}
+    judging       null (flag) or {"output", "metric", "threshold", "required", "against":
+                   "labeler" | "model"}: required is estimated from the claims (beat the
+                   model) until the round closes, then the figure the close measured
     seal          null (local) or {"status": "ok" | "mismatch", "commitment", "scheme",
                    "model_sha256", "model": ..., "model_file": ..., "domain_id", "domain": ...,
                    "escrowed": bool, "escrow": ..., "revealed": bool, "revealed_by", "reveal": ...}
@@ -290,6 +293,7 @@ def describe(t: Target) -> dict[str, Any]:
                      "train": meta.get("train_accuracy"),
                      "train_frac": meta.get("train_frac"), "seed": meta.get("seed"),
                      "positive_rate": meta.get("positive_rate")},
+        "judging": _judging(t, problems),
         "seal": None,
         "results": None,
         "files": _files(t),
@@ -392,6 +396,35 @@ def _seal_status(t: Target, model: bytes | None, model_file: Path, domain_id: st
     return {"status": status.pop("status"), **status}
 
 
+def _judging(t: Target, problems: list[str]) -> dict[str, Any] | None:
+    """How the challenge is judged and (estimated from its claims until it is closed) the
+    figure a program needs: the same estimate ``propose`` prints."""
+    from dixit.rules import kinds, points, scheme as schemes
+    from dixit.rules.rulebook import Rulebook
+
+    if t.kind == "flag":
+        return None
+    book = t.state.rules if t.state is not None else Rulebook()
+    try:
+        how = schemes.of(t.meta, book)
+        kind = kinds.get(t.kind)
+    except DixitError as exc:
+        problems.append(f"judging: {exc}")
+        return None
+    claimed, frac = t.meta.get("claimed_accuracy"), t.meta.get("train_frac", 1.0)
+    need = how.threshold
+    if kind.model_can_solve and how.metric == "agreement" and isinstance(claimed, float):
+        train = float(t.meta.get("train_accuracy", claimed))
+        whole = frac * train + (1 - frac) * claimed if frac < 1 else claimed
+        need = points.required(how.threshold, whole, book.beat_model)
+    if t.round is not None and t.round.results is not None and t.team is not None:
+        for ch in t.round.results.get("challenges", []):
+            if ch.get("proposer") == t.team and ch.get("required") is not None:
+                need = float(ch["required"])  # measured at the close
+    return {"output": how.output.spec, "metric": how.metric, "threshold": how.threshold,
+            "required": need, "against": "model" if kind.reference == "model" else "labeler"}
+
+
 def _results(results: dict[str, Any], team: str) -> dict[str, Any] | None:
     from dixit.league import judge
 
@@ -460,6 +493,11 @@ def renderable(doc: dict[str, Any]) -> Group:
     acc = doc["accuracy"]
     row("claimed accuracy", f"{_pct(acc['claimed'])} held out (train {_pct(acc['train'])}, "
         f"train fraction {acc['train_frac']}, seed {acc['seed']})")
+    jd = doc["judging"]
+    if jd is not None:
+        need = f"{jd['required']:.4g} nats" if jd["metric"] == "kl" else _pct(jd["required"])
+        row("judged by", f"{jd['metric']} with the {jd['against']} (output {jd['output']}); "
+            f"solved at {'<=' if jd['metric'] == 'kl' else '>='} {need}")
     sl = doc["seal"]
     if sl is not None:
         table.add_section()

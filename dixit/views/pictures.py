@@ -154,6 +154,10 @@ def show(name: str, out: Path, *, root: Path | None = None, round_no: int | None
     if not dom.is_grid2d:
         raise ChallengeError(f"show needs a 2-D grid domain (grid:PxQ); {t.label} is on "
                              f"{dom.spec}")
+    output = str(t.meta.get("output", "binary"))
+    if output != "binary":
+        raise ChallengeError(f"show draws binary labels as a map; {t.label}'s output is "
+                             f"{output} (see its figures with `dixit inspect`)")
     if submission is not None:
         if t.entry is None:
             raise UsageError("--submission needs a proposed challenge (a team name or a "

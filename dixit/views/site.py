@@ -28,6 +28,7 @@ from dixit.ledger import clock, layout, state as st
 from dixit.ledger.fsutil import atomic_write
 from dixit.replay import reference
 from dixit.views import pictures
+from dixit.views.tables import describe_bar, format_score
 
 Progress = Callable[[int, int], None]
 
@@ -42,6 +43,7 @@ th{background:#f3f5f7}td.name,th.name{text-align:left}
 td.solved{background:#e3f6e8}td.unsolved{background:#fdf1f0}td.self{background:#f3f5f7;
 color:#5b6570}td.none{color:#9aa3ad}
 .pts{font-weight:600}.flag{color:#9a6700;font-weight:600}
+.bar{color:#5b6570;font-weight:400;font-size:.85em}
 figure{margin:1rem 0 2rem}figure img{max-width:100%;height:auto;border:1px solid #e4e7eb}
 figcaption{color:#5b6570;font-size:.9em}
 """
@@ -126,7 +128,6 @@ def _standings(data: dict[str, Any]) -> str:
 
 def _round(res: dict[str, Any], maps: dict[tuple[int, str], str]) -> str:
     number, teams = int(res["round"]), [str(t) for t in res.get("teams", [])]
-    threshold = res.get("rules", {}).get("threshold")
     head = "".join(f"<th>{_e(t)}</th>" for t in teams)
     rows = []
     for ch in res.get("challenges", []):
@@ -143,7 +144,8 @@ def _round(res: dict[str, Any], maps: dict[tuple[int, str], str]) -> str:
             else:
                 s = subs[t]
                 cls = "solved" if s.get("solved") else "unsolved"
-                what = _pct(s.get("agreement")) if s.get("error") is None else "error"
+                what = format_score(ch, s.get("score", s.get("agreement"))) \
+                    if s.get("error") is None else "error"
                 title = f" title=\"{_e(str(s['error']).splitlines()[0][:300])}\"" \
                     if s.get("error") else ""
                 mark = " ✓" if s.get("solved") else ""
@@ -151,7 +153,9 @@ def _round(res: dict[str, Any], maps: dict[tuple[int, str], str]) -> str:
                              f"class=\"pts\">+{points.get(t, 0)}</span></td>")
         void = (f"<br><span class=\"flag\">void: {_e(str(ch['void']).splitlines()[0][:200])}"
                 "</span>" if ch.get("void") else "")
-        rows.append(f"<tr><th class=\"name\">{_e(proposer)}{void}</th>{''.join(cells)}</tr>")
+        bar = f"<br><span class=\"bar\">{_e(describe_bar(ch))}</span>"
+        rows.append(f"<tr><th class=\"name\">{_e(proposer)}{bar}{void}</th>"
+                    f"{''.join(cells)}</tr>")
     total = "".join(f"<td class=\"pts\">{res.get('points', {}).get(t, 0)}</td>" for t in teams)
     claims = []
     for ch in res.get("challenges", []):
@@ -173,8 +177,8 @@ def _round(res: dict[str, Any], maps: dict[tuple[int, str], str]) -> str:
                            "submission; red marks a point where a map disagrees with the "
                            "labeler.</figcaption></figure>")
     return (f"<section id=\"round-{number:03d}\"><h2>Round {number:03d}</h2>"
-            f"<p class=\"meta\">closed {_e(res.get('closed', '?'))} · solved means agreement "
-            f"with the labeler ≥ {_pct(threshold)} over the whole domain</p>"
+            f"<p class=\"meta\">closed {_e(res.get('closed', '?'))} · under each challenge: "
+            "what solved it, replayed over every judged input</p>"
             "<h3>Who solved what</h3><table class=\"matrix\"><thead><tr>"
             f"<th class=\"name\">challenge ↓ · solver →</th>{head}</tr></thead><tbody>"
             f"{''.join(rows)}<tr><th class=\"name\">round points</th>{total}</tr>"
@@ -204,6 +208,9 @@ def _draw_round(state: st.State, rnd: st.Round, root: Path, out: Path, site: Sit
             dom = None
         if dom is None or not dom.is_grid2d:
             site.skipped.append(f"round {rnd.number} {target}: not a 2-D grid domain")
+        elif str(ch.meta.get("output", "binary")) != "binary":
+            site.skipped.append(f"round {rnd.number} {target}: a label map draws binary "
+                                "outputs only")
         elif (target, layout.SECRET_ITEM) not in opened.payloads:
             site.skipped.append(f"round {rnd.number} {target}: labeler not revealed")
         else:

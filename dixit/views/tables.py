@@ -17,13 +17,35 @@ def _t(value: object) -> Text:
     return Text(str(value))
 
 
+def format_score(ch: dict[str, Any], value: float | None) -> str:
+    """A submission's score as its challenge's metric reads: a share, nats, or right/wrong."""
+    if value is None:
+        return "-"
+    if ch.get("kind") == "flag":
+        return "right" if value >= 1 else "wrong"
+    if ch.get("metric") == "kl":
+        return f"{value:.4g} nats"
+    return f"{value:.2%}"
+
+
+def describe_bar(ch: dict[str, Any]) -> str:
+    """What solved a challenge of the results: its metric, against what, and the bar."""
+    if ch.get("kind") == "flag":
+        return "the planted string (normalized)"
+    need, against = ch.get("required"), "model" if ch.get("kind") == "emulate" else "labeler"
+    if need is None:
+        return f"{ch.get('metric', 'agreement')} with the {against}"
+    if ch.get("metric") == "kl":
+        return f"KL to the {against} <= {need:.4g} nats"
+    what = "exact sequences" if ch.get("metric") == "exact-sequence" else "agreement"
+    return f"{what} with the {against} >= {need:.2%}"
+
+
 def results_table(results: dict[str, Any]) -> Group:
     """Per-challenge results; errors are listed under the table so the table stays narrow."""
-    threshold = results.get("rules", {}).get("threshold")
-    table = Table(title=f"Round {results['round']:03d} results"
-                  + (f" (solved: agreement >= {threshold:.0%})" if threshold else ""),
-                  title_justify="left")
-    for col in ("challenge", "pts", "model (claim)", "solver", "agreement", "solved"):
+    table = Table(title=f"Round {results['round']:03d} results", title_justify="left")
+    for col in ("challenge", "pts", "model (claim)", "solved by", "solver", "score",
+                "solved"):
         table.add_column(col, no_wrap=True, justify="right" if col == "pts" else "left")
     notes: list[Text] = []
     for ch in results.get("challenges", []):
@@ -39,7 +61,7 @@ def results_table(results: dict[str, Any]) -> Group:
                               style="red"))
         subs = ch.get("submissions") or [{}]
         for i, sub in enumerate(subs):
-            agreement = sub.get("agreement")
+            score = sub.get("score", sub.get("agreement"))
             solved = Text("yes", style="green") if sub.get("solved") else \
                 Text("error" if sub.get("error") else "no" if sub else "", style="red")
             if sub.get("error") and not ch.get("void"):
@@ -50,8 +72,9 @@ def results_table(results: dict[str, Any]) -> Group:
                 Text(str(ch.get("points", {}).get(ch["proposer"], 0)), style="bold")
                 if i == 0 else Text(""),
                 acc if i == 0 else Text(""),
+                Text(describe_bar(ch), style="dim") if i == 0 else Text(""),
                 _t(sub.get("team", "(no submissions)")),
-                Text(f"{agreement:.2%}" if agreement is not None else "-"),
+                Text(format_score(ch, score)),
                 solved,
             )
         table.add_section()
