@@ -439,6 +439,47 @@ def test_weights_load_into_a_hooked_transformer(dixit: Runner, tmp_path: Path) -
         assert torch.allclose(hooked(model.tokens(x))[:, -1], model(x), atol=1e-4)
 
 
+
+@pytest.mark.parametrize("extra", [
+    {"n_layers": 2, "normalization": "LN"},
+    {"n_layers": 2, "attn_only": True},
+    {"n_layers": 3, "normalization": "LN", "attn_only": True, "act": "gelu"},
+], ids=["2-layers-LN", "2-layers-attn-only", "3-layers-LN-attn-only-gelu"])
+def test_multi_layer_weights_load_into_a_hooked_transformer(extra: dict) -> None:
+    """Both ways: our state dict into a HookedTransformer and its own init into ours, logits
+    equal at every position (so the causal masks agree) and ours read at the last one."""
+    import torch
+
+    hooked_cls, config_cls = _hooked_transformer()
+    cfg = {"arch": "transformer", "vocab": 11, "n_ctx": 6, "d_model": 16, "n_heads": 4,
+           "d_mlp": 32, "act": "relu", "classes": 5, "append_eq": False, "positions": "all",
+           **extra}
+    model = models.build(cfg, seed=2)
+    with torch.no_grad():  # biases and LN weights away from their 0/1 init
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    model.eval()
+    hooked = hooked_cls(config_cls(**models.transformer_lens_config(cfg)))
+    loaded = hooked.load_state_dict(model.state_dict(), strict=False)
+    assert sorted(loaded.missing_keys) == sorted(
+        f"blocks.{i}.attn.{b}" for i in range(cfg["n_layers"]) for b in ("IGNORE", "mask"))
+    assert not loaded.unexpected_keys
+    x = torch.randint(0, 11, (128, 6), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        theirs = hooked(model.tokens(x))
+    assert theirs.shape == (128, 6, 5)
+    assert torch.allclose(theirs, models.logits(model, x), atol=1e-4)
+    last = models.load_state(models.build({**cfg, "positions": "last"}), model.state_dict(),
+                             "ours", "transformer")
+    assert torch.allclose(theirs[:, -1], models.logits(last, x), atol=1e-4)
+
+    fresh = hooked_cls(config_cls(**models.transformer_lens_config(cfg)))
+    state = {k: v for k, v in fresh.state_dict().items()
+             if not k.endswith((".attn.IGNORE", ".attn.mask"))}
+    ours = models.load_state(models.build(cfg), state, "TransformerLens", "transformer")
+    with torch.no_grad():
+        assert torch.allclose(fresh(x), models.logits(ours, x), atol=1e-4)
+
 def test_nnsight_traces_the_model(dixit: Runner, tmp_path: Path) -> None:
     nnsight = pytest.importorskip("nnsight")
     import torch

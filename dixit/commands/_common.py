@@ -105,8 +105,8 @@ def _progress(label: str, quiet: bool, figure: str = ""
 # Options shared by `challenge new` and `challenge import`: the architecture and its knobs.
 ArchOpt = Annotated[str, typer.Option(
     "--arch", help="Model architecture: mlp (any domain), transformer (grid or tokens: one "
-    "attention + MLP layer, TransformerLens parameter names; a grid pair (a, b) is read as the "
-    "tokens a, b, '=') or cnn (image datasets).")]
+    "attention + MLP layer by default, TransformerLens parameter names; a grid pair (a, b) is "
+    "read as the tokens a, b, '=') or cnn (image datasets).")]
 KindOpt = Annotated[str, typer.Option(
     "--kind", help="What solvers must find: labeler (the program; default), emulate (a "
     "program reproducing the model's own outputs) or flag (the --flag string).")]
@@ -139,5 +139,6 @@ DMlpOpt = Annotated[int | None, typer.Option(
     "--d-mlp", min=1, help="transformer MLP width (default 1024).")]
 SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", metavar="KEY=VALUE", help="Any other architecture config field, repeatable: "
-    "transformer act=gelu, append_eq=false, classes, vocab; cnn kernel=5, padding, pool, "
+    "transformer act=gelu, append_eq=false, classes, vocab, n_layers=2, normalization=LN, "
+    "attn_only=true, positions=all; cnn kernel=5, padding, pool, "
     "dropout=0.2; mlp hidden=64,64. A wrong key is refused with the list of known ones.")]

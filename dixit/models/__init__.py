@@ -5,7 +5,8 @@ its ``challenge.toml``, or a ledger entry folder). One module per architecture, 
 module-level ``nn.Module`` classes that can be imported and subclassed:
 
 - ``dixit.models.mlp``: ``MLP``, inputs flattened (integer grids rescaled to [-1, 1]);
-- ``dixit.models.transformer``: ``Transformer`` and its parts, TransformerLens names and hooks;
+- ``dixit.models.transformer``: ``Transformer`` and its parts, TransformerLens names and hooks
+  (1 to 12 layers, LayerNorm or none, attention-only, read at the last or every position);
 - ``dixit.models.cnn``: ``CNN``, the seed's MNIST net shape.
 
 Importing this package does not import torch; the architecture modules do, when built.
@@ -21,13 +22,14 @@ from dixit.models.weights import (
     load_config,
     load_state,
     load_weights,
+    logits,
     parameter_count,
     predict,
     save,
 )
 
 __all__ = ["ARCHS", "MAX_PARAMETERS", "build", "default_config", "load", "load_config",
-           "load_state", "load_weights", "parameter_count", "predict", "save",
+           "load_state", "load_weights", "logits", "parameter_count", "predict", "save",
            "transformer_lens_config"]
 
 

@@ -18,12 +18,17 @@ if TYPE_CHECKING:
 ARCHS = ("mlp", "transformer", "cnn")
 MAX_PARAMETERS = 200_000_000  # checked from the config before anything is allocated
 MAX_LAYERS = 16               # per list of layers: building 100,000 tiny ones takes minutes
+# Transformer blocks: GPT-2 small's depth. Challenges are trained and judged on CPU, where deeper
+# models are impractical, and each block adds a dozen tensors and hooks; parameters are capped
+# separately (MAX_PARAMETERS), so this bounds depth, not memory.
+MAX_TRANSFORMER_LAYERS = 12
 
 # The keys each architecture's config may hold (a typo in `--set` is refused, not ignored).
 KEYS: dict[str, frozenset[str]] = {
     "mlp": frozenset({"arch", "in_features", "input_ranges", "hidden", "classes"}),
     "transformer": frozenset({"arch", "vocab", "n_ctx", "d_model", "n_heads", "d_mlp", "act",
-                              "classes", "append_eq"}),
+                              "classes", "append_eq", "n_layers", "normalization", "attn_only",
+                              "positions"}),
     "cnn": frozenset({"arch", "input_shape", "channels", "kernel", "padding", "pool", "dropout",
                       "hidden", "classes"}),
 }
@@ -91,7 +96,9 @@ def _transformer_defaults(input_shape: tuple[int, ...], dims: tuple[int, ...],
     else:
         raise ChallengeError("a transformer over a dataset domain needs its vocabulary size: "
                              "pass --set vocab=N")
-    append = bool(given.get("append_eq", domain_kind == "grid"))
+    # a per-position model reads the sequence as it is: no '=' unless asked (and then refused)
+    append = bool(given.get("append_eq", domain_kind == "grid"
+                            and given.get("positions") != "all"))
     # the seed challenge: d_model 128, 8 heads, d_mlp 1024, ReLU, no LayerNorm, read at the end
     return {"arch": "transformer", "vocab": int(tokens) + (1 if append else 0),
             "n_ctx": length + (1 if append else 0), "d_model": 128, "n_heads": 8,

@@ -106,9 +106,35 @@ def load(path: str | Path) -> nn.Module:
     return load_weights(config, weights)
 
 
-def predict(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Class predictions (int64) of a model for a batch of inputs."""
+BATCH = 8192                 # input rows per forward pass, unless the model needs fewer
+ACTIVATION_BUDGET = 1 << 25  # elements of one batch's largest intermediate (128 MiB float32)
+
+
+def batch_rows(module: nn.Module) -> int:
+    """Rows per forward pass: ``BATCH``, fewer for a model whose per-row activations are large
+    (a long-context transformer's attention scores), so evaluation memory stays bounded."""
+    per_row = getattr(module, "activations_per_row", None)
+    if not callable(per_row):
+        return BATCH
+    return max(1, min(BATCH, ACTIVATION_BUDGET // max(1, int(per_row()))))
+
+
+def logits(module: nn.Module, x: torch.Tensor, batch: int | None = None) -> torch.Tensor:
+    """A model's float32 logits for inputs ``x``, evaluated ``batch`` rows at a time (default
+    ``batch_rows``) without gradients: (N, C), or (N, L, C) for a transformer with positions
+    "all" (C its ``classes``)."""
     import torch
 
+    rows = batch_rows(module) if batch is None else batch
+    if rows < 1:
+        raise ValueError(f"batch must be at least 1, not {rows}")
     with torch.no_grad():
-        return module(x).argmax(dim=-1)
+        if len(x) <= rows:  # callers that batch themselves keep the single pass they had
+            return module(x).float()
+        return torch.cat([module(x[i:i + rows]).float() for i in range(0, len(x), rows)])
+
+
+def predict(module: nn.Module, x: torch.Tensor, batch: int | None = None) -> torch.Tensor:
+    """Class predictions (int64) of a model for a batch of inputs: (N,), or (N, L) for a
+    transformer with positions "all"; evaluated batch-wise as ``logits``."""
+    return logits(module, x, batch).argmax(dim=-1)
