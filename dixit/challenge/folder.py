@@ -239,7 +239,7 @@ def _output_config(arch: str, output: outputs.Output, length: int | None) -> dic
     per_position = output.form == "sequence" or (output.form == "distribution"
                                                   and length is not None)
     if arch == "transformer":
-        return {"d_vocab_out": output.classes, **({"positions": "all"} if per_position else {})}
+        return {"classes": output.classes, **({"positions": "all"} if per_position else {})}
     if per_position:
         raise ChallengeError(f"output {output.spec} gives an output per position: use "
                              "--arch transformer (a causal model over the token sequence)")

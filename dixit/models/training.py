@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dixit.data.domains import Domain
-from dixit.errors import ChallengeError
 
 if TYPE_CHECKING:
     import torch
@@ -89,20 +88,11 @@ class TrainResult:
     steps: int
 
 
-def _one_output_per_input(module: nn.Module) -> None:
-    # training and accuracy read one class per input; per-position outputs need their own
-    # (pending) wiring, and until then a clear line, not a shape error from cross_entropy
-    if getattr(module, "positions", "last") == "all":
-        raise ChallengeError("training and measuring per-position models (positions = 'all') "
-                             "is not supported yet; use positions = 'last'")
-
-
 def accuracy(module: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 8192) -> float:
     """Positions where the model's class matches the labels' (the argmax of a distribution),
     over all positions: per input for (N,) labels, per token for (N, L)."""
     import torch
 
-    _one_output_per_input(module)
     if len(y) == 0:
         return float("nan")
     ids = y.argmax(-1) if y.is_floating_point() else y
@@ -136,7 +126,6 @@ def train(module: nn.Module, domain: Domain, labels: torch.Tensor, *, train_frac
     its probabilities with ``probs``. The same seed gives the same model."""
     import torch
 
-    _one_output_per_input(module)
     if steps < 1 or batch_size < 1 or lr <= 0 or weight_decay < 0 or not 0 < warmup < 1:
         raise ValueError("steps, batch size and learning rate must be positive, weight decay "
                          ">= 0 and warmup in (0, 1)")
