@@ -49,7 +49,8 @@ def attn(i, x):
     s = q @ k.transpose(-1, -2) / math.sqrt(d // heads)
     s = s.masked_fill(~torch.ones(p, p, dtype=torch.bool).tril(), float("-inf"))
     z = s.softmax(-1) @ v
-    return torch.einsum("nhpe,hed->npd", z, W[f"blocks.{{i}}.attn.W_O"]) + W[f"blocks.{{i}}.attn.b_O"]
+    out = torch.einsum("nhpe,hed->npd", z, W[f"blocks.{{i}}.attn.W_O"])
+    return out + W[f"blocks.{{i}}.attn.b_O"]
 
 
 def label(x):
