@@ -152,9 +152,40 @@ def test_inspect_and_results_say_how_each_is_judged(scored, dixit: Runner) -> No
     carol = next(c for c in results["challenges"] if c["proposer"] == "carol")
     assert doc["judging"] == {"output": "distribution:4", "metric": "kl", "threshold": 0.1,
                               "required": carol["required"], "against": "labeler"}
-    text = dixit.ok("-C", league.root, "inspect", "alice").out
-    assert "judged by  agreement with the labeler (output classes:10)" in " ".join(
-        text.split("  ")).replace("   ", "  ") or "agreement with the labeler (output " \
-        "classes:10)" in text
-    table = dixit.ok("-C", league.root, "results", "1").out
+    text = " ".join(dixit.ok("-C", league.root, "inspect", "alice").out.split())
+    assert "judged by" in text
+    assert "agreement with the labeler (output classes:10); solved at >=" in text
+    table = " ".join(dixit.ok("-C", league.root, "score", "-r", "1").out.split())  # shown again
     assert "nats" in table and "KL to the labeler <=" in table
+
+
+def test_propose_needs_the_dataset_in_the_ledger(scored, dixit: Runner) -> None:
+    """Every clone and the closer read a dataset from the ledger: a file only on the
+    proposer's disk, or changed there, is refused with the file named, and nothing is
+    written."""
+    import shutil
+
+    import torch
+    from safetensors.torch import save_file
+
+    league, _results, _made = scored
+    clone = league.clone("dave")
+    extra = "scoring/data/mine.safetensors"
+    save_file({"inputs": torch.zeros(50, 4, 4, dtype=torch.uint8)}, str(clone / extra))
+    lab = program(league.root.parent, "lab_dave", TEN)
+    out = league.root.parent / "work" / "dave"
+    dixit.ok("-C", clone, "challenge", "new", out, "--labeler", lab, "--domain",
+             f"dataset:{extra}", "--output", "classes:10", "--hidden", "8", "--steps", "5")
+    head = git(clone, "rev-parse", "HEAD")
+    res = dixit("-C", clone, "propose", "--team", "dave", out)
+    assert res.code == 1
+    assert f"dataset {extra} is not in the ledger: the organizer commits shared data" in res.err
+    shutil.copy(clone / extra, clone / DATASET)  # the shared file, changed on this disk
+    shutil.rmtree(out)
+    dixit.ok("-C", clone, "challenge", "new", out, "--labeler", lab, "--domain",
+             f"dataset:{DATASET}", "--output", "classes:10", "--hidden", "8", "--steps", "5")
+    res = dixit("-C", clone, "propose", "--team", "dave", out)
+    assert res.code == 1
+    assert f"dataset {DATASET} here differs from the ledger's copy" in res.err
+    assert git(clone, "rev-parse", "HEAD") == head
+    git(clone, "checkout", "--", DATASET)

@@ -229,12 +229,12 @@ def test_multi_layer_challenges_through_the_cli(dixit: Runner, tmp_path: Path) -
     cfg = models.default_config("transformer", (2,), (13, 13), domain_kind="grid",
                                 positions="all")
     assert (cfg["append_eq"], cfg["n_ctx"], cfg["vocab"]) == (False, 2, 13)
-    # its training is not wired yet: one line, no traceback, nothing written
+    # per-position outputs must be declared (and need a token domain): one line, nothing written
     res = dixit("challenge", "new", tmp_path / "lm", "--labeler", lab, "--domain",
                 "grid:13x13", "--arch", "transformer", "--set", "positions=all")
     assert res.code == 1 and res.err.strip().splitlines() == [
-        "error: training and measuring per-position models (positions = 'all') is not "
-        "supported yet; use positions = 'last'"], res.err
+        "error: positions = 'all' gives an output per position: declare one, --output "
+        "sequence:C or distribution:C, on a tokens domain"], res.err
     res = dixit("challenge", "new", tmp_path / "bad", "--labeler", lab, "--domain",
                 "grid:13x13", "--arch", "transformer", "--set", "n_layers=40")
     assert res.code == 1 and res.err.strip().splitlines() == [

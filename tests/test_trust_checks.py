@@ -63,6 +63,9 @@ def test_registration(open_state: st.State) -> None:
             "alice")
     with pytest.raises(EntryError, match="invalid team name 'Frank'"):
         checks.registration(open_state, "Frank")
+    # "labeler" names every challenge's own secret: a team of that name would share it
+    refused(EntryError, "invalid team name 'labeler': labeler names a challenge's own secret "
+            "in the ledger; choose another name", checks.registration, open_state, "labeler")
 
 
 def test_rotation(open_state: st.State) -> None:
@@ -190,6 +193,12 @@ def test_challenge_meta() -> None:
     assert checks.challenge_meta({}) is kinds.LABELER
     refused(ChallengeError, "unknown challenge kind 'x'; choose one of labeler, emulate, flag",
             checks.challenge_meta, {"kind": "x"})
+    # how it is judged: a pull request cannot slip in an output or metric propose refuses
+    assert checks.challenge_meta({"output": "classes:10"}) is kinds.LABELER
+    refused(ChallengeError, "output classes:10 is judged by agreement, not 'kl'",
+            checks.challenge_meta, {"output": "classes:10", "metric": "kl"})
+    refused(ChallengeError, "the agreement threshold must be in [0.9, 1], higher is better; "
+            "got 0.5", checks.challenge_meta, {"threshold": 0.5})
 
 
 @pytest.mark.parametrize(("size", "limit", "message"), [

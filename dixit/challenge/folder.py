@@ -267,6 +267,10 @@ def _prepare(out: Path, labeler: Path, domain_spec: str, arch: str, train_frac: 
     fields = {**_output_config(arch, output, length), **(overrides or {})}
     config = models.default_config(arch, domain.input_shape, domain.dims,
                                    domain_kind=domain.kind, **fields)
+    if config.get("positions") == "all" and not (
+            output.form == "sequence" or (output.form == "distribution" and length)):
+        raise ChallengeError("positions = 'all' gives an output per position: declare one, "
+                             "--output sequence:C or distribution:C, on a tokens domain")
     models.build(config)  # validates the config before the labeler runs over the domain
     labels = torch_cat(run_labeler_locally(labeler, b, output, length)
                        for b in domain.batches())

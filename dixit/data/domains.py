@@ -138,6 +138,11 @@ class Domain:
             raise ChallengeError(f"dataset {self.path} has no tensor named 'inputs'")
         return tensors["inputs"]
 
+    @property
+    def data_sha256(self) -> str:
+        """SHA-256 (hex) of a dataset's file as parsed; empty for other kinds."""
+        return self._data_hash
+
     def _dataset_shape(self) -> tuple[int, ...]:
         return tuple(self._dataset().shape)
 

@@ -287,6 +287,19 @@ def team_identity(state: st.State, team: str) -> keystore.Identity:
     return keystore.load(state.info.id, ident)
 
 
+def _committed_dataset(state: st.State, rel: str, here: str) -> None:
+    """Every clone and the closer read a dataset from the ledger: propose only on a file the
+    ledger holds, byte for byte (else the challenge could not be judged anywhere else)."""
+    held = state.snapshot.read(rel)
+    if held is None:
+        raise ChallengeError(f"dataset {rel} is not in the ledger: the organizer commits "
+                             f"shared data under scoring/data/ (git add {rel}, commit, push) "
+                             "before a challenge can use it")
+    if seal.sha256_hex(held) != here:
+        raise ChallengeError(f"dataset {rel} here differs from the ledger's copy; "
+                             f"`git checkout -- {rel}` (or pull) before proposing")
+
+
 def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Proposed:
     """Seal and publish a challenge folder into the current round."""
     entries.check_name(team)
@@ -312,6 +325,8 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
 
     domain = domains.parse(ch.meta["domain"], root=ledger.root, seed=int(ch.meta["seed"]))
     checks.challenge_domain(kind, domain.spec)
+    if domain.kind == "dataset":
+        _committed_dataset(state, domain.spec.split(":", 1)[1], domain.data_sha256)
     how = schemes.of(ch.meta, rules)  # checked by local.read; the defaults are the ledger's
     if kind.replayed:
         how.output.check_domain(domain.kind, tuple(domain.input_shape))

@@ -20,12 +20,21 @@ NAME_RE = re.compile(r"\A[a-z0-9][a-z0-9_-]{0,31}\Z")  # \Z: "$" would accept a 
 MAX_ENTRY_BYTES = 1 << 20
 
 
+# A team's sealed items are named by the team they are for, and its challenge's secret by
+# "labeler" (``layout.SECRET_ITEM``): a team called "labeler" would make another team's program
+# for it share the name, escrow and reveal of that team's own labeler.
+RESERVED_NAMES = frozenset({"labeler"})
+
+
 def check_name(name: str, what: str = "team name") -> str:
     if not isinstance(name, str) or not NAME_RE.match(name):
         shown = repr(name[:40] + ("..." if len(name) > 40 else "")) if isinstance(name, str) \
             else repr(name)
         raise EntryError(f"invalid {what} {shown}: use 1-32 lowercase letters, digits, '-' or "
                          "'_', starting with a letter or digit")
+    if name in RESERVED_NAMES:
+        raise EntryError(f"invalid {what} {name!r}: {', '.join(sorted(RESERVED_NAMES))} names "
+                         "a challenge's own secret in the ledger; choose another name")
     return name
 
 
