@@ -328,6 +328,11 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
                  f"{rules.threshold:.2%}): a program must beat it, reaching ~{need:.2%}; a "
                  "labeler this easy to read off is likely solved by every team, which scores "
                  "its proposer 0")
+    published = _published_hints(ch)
+    if not kind.replayed and "answer_format" not in published:
+        warn("a flag challenge should state its answer format publicly (`dixit challenge new "
+             "... --answer-format 'one English word, lowercase'`), or solvers guess the form "
+             "as well as the flag")
     holder: dict[str, Proposed] = {}
 
     def build(snap: Snapshot) -> Change:
@@ -343,12 +348,14 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
         meta = {"team": team, "round": rnd.number, "kind": kind.name, "domain": domain.spec,
                 "seed": int(ch.meta["seed"]), "train_frac": frac, "claimed_accuracy": claimed,
                 "train_accuracy": train_acc, "model": "model.safetensors",
-                "proposed": clock.iso(clock.now())}
+                "proposed": clock.iso(clock.now()), **published}
         base = layout.challenge_dir(rnd.number, team)
         doc = {"challenge": meta, "model": ch.model, "seal": seal_table}
-        files: dict[str, bytes | None] = {
-            layout.challenge_entry(rnd.number, team): entries.signed(doc, key.signing),
-            f"{base}/model.safetensors": model_bytes}
+        checks.challenge_entry(doc)
+        files: dict[str, bytes | None] = {f"{base}/model.safetensors": model_bytes}
+        for i, data in enumerate(ch.hints.images, 1):
+            files[f"{base}/{layout.hint_image_name(i)}"] = data
+        files[layout.challenge_entry(rnd.number, team)] = entries.signed(doc, key.signing)
         if blob is not None:
             files[layout.escrow_path(rnd.number, team, layout.SECRET_ITEM)] = blob
         holder["p"] = Proposed(rnd.number, team, seal_table["commitment"], model_sha, claimed,
@@ -357,6 +364,21 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
 
     ledger.append(build)
     return holder["p"]
+
+
+def _published_hints(ch: local.LocalChallenge) -> dict[str, object]:
+    """The [challenge] keys a folder's public hints add to the signed entry: the texts, the
+    pictures by hash (their files are committed with the challenge), the answer format."""
+    hints = ch.hints
+    meta: dict[str, object] = {}
+    if hints.texts:
+        meta["hints"] = list(hints.texts)
+    if hints.images:
+        meta["hint_images"] = [{"file": layout.hint_image_name(i), "sha256": seal.sha256_hex(d),
+                                "bytes": len(d)} for i, d in enumerate(hints.images, 1)]
+    if hints.answer_format is not None:
+        meta["answer_format"] = hints.answer_format
+    return meta
 
 
 # -- submit ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 from dixit.errors import EntryError, PhaseError
 from dixit.ledger import clock, entries, layout, protocol, seal, state as st
 from dixit.ledger.layout import SECRET_ITEM
-from dixit.rules import kinds
+from dixit.rules import hints as hint_rules, kinds
 
 # -- teams and rounds (organizer entries) ----------------------------------------------------
 
@@ -88,12 +88,83 @@ def proposal(state: st.State, rnd: st.Round, team: str, now: datetime) -> None:
         raise EntryError(f"'{team}' already proposed a challenge in round {rnd.number}")
 
 
+# Every table of a challenge entry and every key of its [challenge] table, in one place: an
+# entry with anything else is refused with this list (a key nobody reads must not ride along in
+# a signed entry, nor a misspelt one be dropped).
+CHALLENGE_TABLES = ("challenge", "model", "seal")
+CHALLENGE_META_KEYS = ("team", "round", "kind", "domain", "seed", "train_frac",
+                       "claimed_accuracy", "train_accuracy", "model", "proposed", "hints",
+                       "hint_images", "answer_format", "timed_hints")
+_HEX64 = frozenset("0123456789abcdef")
+
+
+def known_keys(found: dict[str, Any], known: tuple[str, ...], what: str) -> None:
+    unknown = sorted(set(found) - set(known))
+    if unknown:
+        raise EntryError(f"unknown {what} {', '.join(unknown)}; known: "
+                         f"{', '.join(sorted(known))}")
+
+
+def challenge_entry(payload: dict[str, Any]) -> kinds.Kind:
+    """A challenge entry (without its signature): known tables, then ``challenge_meta``."""
+    known_keys(payload, CHALLENGE_TABLES, "table(s)")
+    meta = payload.get("challenge")
+    if not isinstance(meta, dict):
+        raise EntryError("a challenge entry needs a [challenge] table")
+    return challenge_meta(meta)
+
+
 def challenge_meta(meta: dict[str, Any]) -> kinds.Kind:
-    """A challenge names a known kind. (That every entry names its own place is checked where
-    entries are read, by ``state.load``, for the CLI, pull requests and verify alike.)"""
+    """A challenge names a known kind, only known keys, and hints within the limits. (That
+    every entry names its own place is checked where entries are read, by ``state.load``, for
+    the CLI, pull requests and verify alike.)"""
+    known_keys(meta, CHALLENGE_META_KEYS, "challenge key(s)")
     kind = kinds.get(str(meta.get("kind", kinds.DEFAULT)))
     challenge_domain(kind, str(meta.get("domain", "")))
+    published_hints(kind, meta)
     return kind
+
+
+def _sha(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and set(value) <= _HEX64
+
+
+def published_hints(kind: kinds.Kind, meta: dict[str, Any]) -> None:
+    """The hints, hint pictures and answer format of a challenge entry are well formed."""
+    texts = meta.get("hints", [])
+    if not isinstance(texts, list):
+        raise EntryError("challenge.hints must be a list of texts")
+    hint_rules.check_count(len(texts), hint_rules.MAX_HINTS, "hints")
+    for i, text in enumerate(texts, 1):
+        hint_rules.check_text(text, f"hint {i}")
+    images = meta.get("hint_images", [])
+    if not isinstance(images, list):
+        raise EntryError("challenge.hint_images must be a list")
+    hint_rules.check_count(len(images), hint_rules.MAX_HINT_IMAGES, "hint images")
+    for i, image in enumerate(images, 1):
+        if not isinstance(image, dict) or set(image) != {"file", "sha256", "bytes"} \
+                or image["file"] != layout.hint_image_name(i) or not _sha(image["sha256"]) \
+                or not isinstance(image["bytes"], int) or isinstance(image["bytes"], bool) \
+                or not 0 < image["bytes"] <= hint_rules.MAX_HINT_IMAGE_BYTES:
+            raise EntryError(f"hint image {i} must be a table of file = "
+                             f"\"{layout.hint_image_name(i)}\", its sha256 and its bytes "
+                             f"(at most {hint_rules.MAX_HINT_IMAGE_BYTES:,})")
+    if "answer_format" in meta:
+        if kind.replayed:
+            raise EntryError(f"an answer format is only for flag challenges (this one is "
+                             f"{kind.name})")
+        hint_rules.check_answer_format(meta["answer_format"])
+
+
+def hint_image(meta: dict[str, Any], index: int, data: bytes) -> None:
+    """A committed hint picture is a PNG within the cap, matching the hash in its entry."""
+    images = meta.get("hint_images", [])
+    if not isinstance(images, list) or not 0 < index <= len(images) \
+            or not isinstance(images[index - 1], dict):
+        raise EntryError(f"its challenge entry names no hint image {index}")
+    hint_rules.check_png(data, "the hint image")
+    if seal.sha256_hex(data) != images[index - 1].get("sha256"):
+        raise EntryError("the hint image does not match the hash in its challenge entry")
 
 
 def challenge_domain(kind: kinds.Kind, spec: str) -> None:

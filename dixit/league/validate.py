@@ -242,18 +242,26 @@ def _challenge_entry(e: _Entry) -> None:
     payload = _signed(e.snap, entry, key)
     checks.proposal(e.trusted, rnd, team, e.now)
     meta, sealed = payload.get("challenge", {}), payload.get("seal", {})
+    folder = layout.challenge_dir(n, team)
     if e.path == entry:
-        checks.challenge_meta(meta)
-        model = f"{layout.challenge_dir(n, team)}/{meta.get('model', 'model.safetensors')}"
+        checks.challenge_entry(payload)
+        model = f"{folder}/{meta.get('model', 'model.safetensors')}"
         if not e.snap.exists(model):
             raise EntryError(f"its model {model} is missing")
         if e.trusted.info.escrow and \
                 not e.snap.exists(layout.escrow_path(n, team, layout.SECRET_ITEM)):
             raise EntryError("its labeler.escrow is missing (this tournament escrows every "
                              "secret to the closer)")
+        for i in range(1, len(meta.get("hint_images", [])) + 1):
+            if not e.snap.exists(f"{folder}/{layout.hint_image_name(i)}"):
+                raise EntryError(f"its hint image {layout.hint_image_name(i)} is missing")
     elif e.place.name == "model.safetensors":
         checks.model_size(len(e.snap.read(e.path) or b""), e.trusted.rules.max_model_bytes)
         _companion(e.snap, e.changed, e.path, entry, sealed.get("model_sha256"), "model")
+    elif (m := layout.HINT_IMAGE.match(e.place.name)) is not None:
+        if entry not in e.changed:
+            raise EntryError("changes the hint image of an entry already in the ledger")
+        checks.hint_image(meta, int(m.group(1)), e.snap.read(e.path) or b"")
     else:
         _companion(e.snap, e.changed, e.path, entry, sealed.get("escrow_sha256"), "escrow")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from dixit import rules
 from dixit.data import domains
-from dixit.errors import DixitError
+from dixit.errors import DixitError, EntryError
 from dixit.league import checks, closing, judge, secrets
 from dixit.ledger import entries, layout, seal, state as st
 from dixit.ledger.store import Ledger
@@ -151,6 +151,7 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
         escrow = snap.read(escrow_path)
         if escrow is not None and seal.sha256_hex(escrow) != ch.seal.get("escrow_sha256"):
             report.problems.append(f"{escrow_path}: does not match its seal")
+        _check_published(snap, ch, report)
         try:
             dom = domains.parse(ch.domain, root=ledger.root, seed=int(ch.meta.get("seed", 0)))
             if dom.identity() != ch.seal.get("domain_id"):
@@ -230,6 +231,31 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
 
 
 
+
+
+def _check_published(snap: Any, ch: st.Challenge, report: Report) -> None:
+    """A challenge entry holds only known keys and well-formed hints, and every hint picture it
+    names is committed beside it, matching its hash (and none that it does not name)."""
+    entry = f"{ch.folder}/challenge.toml"
+    try:
+        checks.challenge_meta(ch.meta)
+    except DixitError as exc:
+        report.problems.append(f"{entry}: {exc}")
+        return
+    images = ch.meta.get("hint_images", [])
+    for i in range(1, len(images) + 1):
+        path = f"{ch.folder}/{layout.hint_image_name(i)}"
+        data = snap.read(path)
+        try:
+            if data is None:
+                raise EntryError("missing (its challenge entry names it)")
+            checks.hint_image(ch.meta, i, data)
+        except DixitError as exc:
+            report.problems.append(f"{path}: {exc}")
+    for path in snap.paths(f"{ch.folder}/"):
+        m = layout.HINT_IMAGE.match(path.rsplit("/", 1)[1])
+        if m and int(m.group(1)) > len(images):
+            report.problems.append(f"{path}: a hint image its challenge entry does not name")
 
 
 def _check_history(ledger: Ledger, report: Report) -> Timeline:

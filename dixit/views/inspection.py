@@ -24,6 +24,8 @@ checks of ``dixit.models`` (never unpickled); the labeler is never run here.
                    where each check is "ok", "mismatch", "missing" (or null: nothing to check)
     results       null, or for a closed round {"model_accuracy", "claimed_accuracy",
                    "claim_flagged", "void", "solved_by", "points"}
+    hints         the published hints (texts) ; hint_images: their pictures (absolute paths)
+    answer_format a flag challenge's public answer format, or null
     files         absolute paths: {"folder", "challenge", "model", "secret" (a local folder's
                    labeler or flag file), "escrow", "reveal", "results"} (null: no such file)
     problems      one line per failed check (empty when everything holds)
@@ -54,6 +56,7 @@ from dixit.league import checks
 from dixit.ledger import clock, entries, layout, seal, state as st
 from dixit.ledger.fsutil import read_regular
 from dixit.ledger.store import Ledger, find_root
+from dixit.views import read as read_views
 
 if TYPE_CHECKING:
     from torch import nn
@@ -290,6 +293,7 @@ def describe(t: Target) -> dict[str, Any]:
                      "train": meta.get("train_accuracy"),
                      "train_frac": meta.get("train_frac"), "seed": meta.get("seed"),
                      "positive_rate": meta.get("positive_rate")},
+        **_published(t),
         "seal": None,
         "results": None,
         "files": _files(t),
@@ -300,6 +304,21 @@ def describe(t: Target) -> dict[str, Any]:
         if rnd.results is not None:
             doc["results"] = _results(rnd.results, entry.team)
     return doc
+
+
+def _published(t: Target) -> dict[str, Any]:
+    """The hints and answer format, from the signed entry or the local folder."""
+    if t.entry is not None and t.ledger is not None:
+        shown = read_views.published(t.entry)
+        shown["hint_images"] = [str(t.ledger.root / p) for p in shown["hint_images"]]
+        return shown
+    hints = t.local.hints if t.local is not None else None
+    if hints is None:
+        return {"hints": [], "hint_images": [], "answer_format": None}
+    return {"hints": list(hints.texts),
+            "hint_images": [str(t.folder / layout.hint_image_name(i))
+                            for i in range(1, len(hints.images) + 1)],
+            "answer_format": hints.answer_format}
 
 
 def _files(t: Target) -> dict[str, str | None]:
@@ -460,6 +479,12 @@ def renderable(doc: dict[str, Any]) -> Group:
     acc = doc["accuracy"]
     row("claimed accuracy", f"{_pct(acc['claimed'])} held out (train {_pct(acc['train'])}, "
         f"train fraction {acc['train_frac']}, seed {acc['seed']})")
+    for hint in doc.get("hints", []):
+        row("hint", hint)
+    for picture in doc.get("hint_images", []):
+        row("hint picture", picture)
+    if doc.get("answer_format"):
+        row("answer format", str(doc["answer_format"]))
     sl = doc["seal"]
     if sl is not None:
         table.add_section()

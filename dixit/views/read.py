@@ -18,6 +18,16 @@ def teams(state: st.State) -> dict[str, Any]:
                       for t in sorted(state.teams.values(), key=lambda t: t.name)]}
 
 
+def published(ch: st.Challenge) -> dict[str, Any]:
+    """What a challenge publishes besides its model: its hints (texts, and pictures as ledger
+    paths) and, for a flag, its answer format (null when it states none)."""
+    images = ch.meta.get("hint_images", [])
+    return {"hints": [str(t) for t in ch.meta.get("hints", [])],
+            "hint_images": [f"{ch.folder}/{i.get('file')}" for i in images
+                            if isinstance(i, dict)],
+            "answer_format": ch.meta.get("answer_format")}
+
+
 def round_status(rnd: st.Round, now: datetime) -> dict[str, Any]:
     return {
         "round": rnd.number,
@@ -26,6 +36,7 @@ def round_status(rnd: st.Round, now: datetime) -> dict[str, Any]:
         "submit_by": clock.iso(rnd.submit_by),
         "challenges": [{"team": t, "domain": c.domain, "kind": c.kind,
                         "claimed_accuracy": c.meta.get("claimed_accuracy"),
+                        **published(c),
                         "submissions": sorted(s for (s, tg) in rnd.submissions if tg == t)}
                        for t, c in sorted(rnd.challenges.items())],
         "revealed": sorted(f"{o}/{i}" for (o, i) in rnd.reveals),

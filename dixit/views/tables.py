@@ -101,7 +101,7 @@ def _notes(row: dict[str, Any]) -> Text:
     return text
 
 
-def status_table(data: dict[str, Any]) -> Table:
+def status_table(data: dict[str, Any]) -> Table | Group:
     rnd = data.get("round")
     title = f"{data['tournament']}: " + (f"round {rnd['round']:03d}, {rnd['phase']}" if rnd
                                          else "no round open yet")
@@ -120,7 +120,17 @@ def status_table(data: dict[str, Any]) -> Table:
         c = proposed.get(team)
         table.add_row(_t(team), _t(f"{c['domain']} ({c['kind']})") if c else Text("-", "dim"),
                       _t(", ".join(sorted(subs.get(team, []))) or "-"))
-    return table
+    notes = [line for c in proposed.values() for line in hint_lines(c)]
+    return Group(table, *notes) if notes else table
+
+
+def hint_lines(c: dict[str, Any]) -> list[Text]:
+    """A challenge's hints and answer format, one plain line each (team-written text)."""
+    lines = [Text(f"{c['team']}: hint: {h}") for h in c.get("hints", [])]
+    lines += [Text(f"{c['team']}: hint picture: {p}") for p in c.get("hint_images", [])]
+    if c.get("answer_format"):
+        lines.append(Text(f"{c['team']}: answer format: {c['answer_format']}"))
+    return lines
 
 
 def print_json(console: Console, data: Any) -> None:
