@@ -234,9 +234,18 @@ def round_open(ledger: Ledger, propose_by: str | None, submit_by: str | None) ->
         cur = state.current
         number = (cur.number + 1) if cur else 1
         checks.next_round(state, number)
-        doc = {"round": {"number": number, "propose_by": clock.iso(p_by),
-                         "submit_by": clock.iso(s_by), "opened": clock.iso(base)}}
-        holder["round"] = st.Round(number, p_by, s_by, clock.iso(base))
+        entry: dict[str, object] = {"number": number, "propose_by": clock.iso(p_by),
+                                    "submit_by": clock.iso(s_by), "opened": clock.iso(base)}
+        tellers = None
+        if state.rules.rounds.proposers == "rotate":  # fixed now, recorded in the entry
+            k = state.rules.rounds.per_round
+            tellers = checks.storytellers_for(state, number, k, state.roster())
+            entry.update(proposers="rotate", per_round=k, storytellers=tellers)
+        checks.round_turns(state, number, entry)
+        doc = {"round": entry}
+        holder["round"] = st.Round(number, p_by, s_by, clock.iso(base),
+                                   storytellers=tuple(tellers) if tellers else None,
+                                   per_round=state.rules.rounds.per_round if tellers else None)
         return Change({layout.round_entry(number): entries.signed(
             doc, organizer.signing)}, f"round: open {number:03d}", "organizer")
 
@@ -292,7 +301,8 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     state = load_state(ledger)
     info, rules = state.info, state.rules
     cur = state.current
-    if cur is not None and team in cur.challenges:
+    if cur is not None and (team in cur.challenges or (
+            cur.storytellers is not None and team not in cur.storytellers)):
         # This clone may be behind, but an entry it holds is in the ledger: refuse before any
         # warning or file error (and ``build`` checks everything again on the fresh state).
         checks.proposal(state, cur, team, clock.now())

@@ -18,7 +18,7 @@ from typing import Any
 from dixit.errors import EntryError, PhaseError
 from dixit.ledger import clock, entries, layout, protocol, seal, state as st
 from dixit.ledger.layout import SECRET_ITEM
-from dixit.rules import hints as hint_rules, kinds
+from dixit.rules import hints as hint_rules, kinds, turns
 
 # -- teams and rounds (organizer entries) ----------------------------------------------------
 
@@ -59,6 +59,47 @@ def next_round(state: st.State, number: int) -> None:
         raise PhaseError("a round needs at least two registered teams (`dixit team add`)")
 
 
+def told(rnd: st.Round) -> list[str]:
+    """Who told a story in ``rnd``: its storytellers, or in a round open to every team, the
+    teams that proposed."""
+    return list(rnd.storytellers) if rnd.storytellers is not None else sorted(rnd.challenges)
+
+
+def storytellers_for(state: st.State, number: int, per_round: int,
+                     roster: list[str]) -> list[str]:
+    """The storytellers round ``number`` must have under the rotation (``dixit.rules.turns``),
+    from ``roster`` (the teams playing it when it opens) and the rounds before it."""
+    history = [told(state.rounds[n]) for n in range(1, number) if n in state.rounds]
+    return turns.storytellers(roster, history, per_round)
+
+
+def round_turns(state: st.State, number: int, doc: dict[str, Any]) -> None:
+    """A round entry follows the rulebook's ``[rounds]``: when proposers rotate it names exactly
+    the storytellers the rotation gives (and the K it used); otherwise it names none."""
+    rotate = state.rules.rounds.proposers == turns.ROTATE
+    if not rotate:
+        if "storytellers" in doc or "proposers" in doc:
+            raise EntryError("names storytellers, but the rulebook lets every team propose "
+                             "(rounds.proposers = \"all\")")
+        return
+    per_round = state.rules.rounds.per_round
+    want = storytellers_for(state, number, per_round, state.roster())
+    got = doc.get("storytellers")
+    if doc.get("proposers") != turns.ROTATE or doc.get("per_round") != per_round \
+            or got != want:
+        raise EntryError(f"the rulebook rotates proposers ({per_round} a round): round "
+                         f"{number}'s storytellers are {', '.join(want)}, not "
+                         f"{', '.join(map(str, got)) if isinstance(got, list) else 'unnamed'}")
+
+
+def storyteller(rnd: st.Round, team: str) -> None:
+    """Only a rotating round's storytellers may propose in it."""
+    if rnd.storytellers is not None and team not in rnd.storytellers:
+        raise EntryError(f"'{team}' is not a storyteller of round {rnd.number}: only "
+                         f"{', '.join(rnd.storytellers)} may propose (rounds.proposers = "
+                         "\"rotate\"); everyone else solves")
+
+
 # -- team entries of a round ------------------------------------------------------------------
 
 
@@ -81,8 +122,10 @@ def _before(rnd: st.Round, now: datetime, action: str, until: datetime) -> None:
 
 
 def proposal(state: st.State, rnd: st.Round, team: str, now: datetime) -> None:
-    """``team`` may propose in ``rnd`` now: active, before propose-by, not proposed yet."""
+    """``team`` may propose in ``rnd`` now: active, a storyteller of a rotating round, before
+    propose-by, not proposed yet."""
     state.team_key(team)
+    storyteller(rnd, team)
     _before(rnd, now, "proposing", rnd.propose_by)
     if team in rnd.challenges:
         raise EntryError(f"'{team}' already proposed a challenge in round {rnd.number}")

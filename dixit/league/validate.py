@@ -219,6 +219,7 @@ def _round_entry(e: _Entry) -> None:
     if payload.get("round", {}).get("number") != e.place.round:
         raise EntryError("says another round number than its folder")
     checks.next_round(e.trusted, e.place.round)
+    checks.round_turns(e.trusted, e.place.round, payload.get("round", {}))
 
 
 def _results_entry(e: _Entry) -> None:

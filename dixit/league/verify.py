@@ -51,6 +51,7 @@ def verify(ledger: Ledger, round_no: int | None = None, *, replay: bool = True,
     for number, rnd in sorted(state.rounds.items()):
         if round_no is None or number == round_no:
             _check_signers(state, rnd, timeline, report)
+            _check_turns(state, rnd, timeline, report)
     for path in snap.paths("rounds/"):
         rel = path.split("/", 2)
         if len(rel) < 3 or not rel[1].isdigit():
@@ -126,6 +127,28 @@ def _check_signers(state: st.State, rnd: st.Round, timeline: Timeline, report: R
         except DixitError:
             report.problems.append(f"{timeline.where(path)}: not signed with the key registered "
                                    f"for '{team}' at that time (a retired or foreign key)")
+
+
+def _check_turns(state: st.State, rnd: st.Round, timeline: Timeline, report: Report) -> None:
+    """A rotating round names the storytellers the rotation gave when it opened (from the
+    registry of that commit and the rounds before), and only they proposed in it."""
+    if rnd.storytellers is None or rnd.per_round is None:
+        return
+    path = layout.round_entry(rnd.number)
+    opened = timeline.at(path)
+    if opened is not None:
+        then = _at_close(state, timeline, opened)
+        want = checks.storytellers_for(then, rnd.number, rnd.per_round, then.roster())
+        if list(rnd.storytellers) != want:
+            report.problems.append(f"{path}: storytellers {', '.join(rnd.storytellers)} do not "
+                                   f"follow the rotation ({rnd.per_round} a round: "
+                                   f"{', '.join(want) or 'none'})")
+    for team in sorted(rnd.challenges):
+        try:
+            checks.storyteller(rnd, team)
+        except DixitError as exc:
+            report.problems.append(f"{layout.challenge_entry(rnd.number, team)}: {exc}")
+    report.count("turns")
 
 
 def _at_close(state: st.State, timeline: Timeline, closed_at: int) -> st.State:

@@ -88,6 +88,9 @@ class Round:
     submissions: dict[tuple[str, str], Submission] = field(default_factory=dict)
     reveals: dict[tuple[str, str], Reveal] = field(default_factory=dict)
     results: dict[str, Any] | None = None
+    # Who may propose, fixed when the round opened (``dixit.rules.turns``); None: every team
+    storytellers: tuple[str, ...] | None = None
+    per_round: int | None = None
 
     @property
     def closed(self) -> bool:
@@ -175,7 +178,7 @@ def set_aside(rnd: Round, removed: set[str]) -> Round:
                   if k[0] not in removed and k[1] not in removed},
                  {k: r for k, r in rnd.reveals.items()
                   if k[0] not in removed and k[1] not in removed},
-                 rnd.results)
+                 rnd.results, rnd.storytellers, rnd.per_round)
 
 
 def _read(snap: Snapshot, path: str) -> bytes:
@@ -258,6 +261,19 @@ def _key_history(snap: Snapshot, info: Info, name: str, key: str, added: str) ->
     return Team(name, tuple(keys), added, removed)
 
 
+def _turns(rnd: Round, r: dict[str, Any], path: str) -> None:
+    """A rotating round's storytellers, as its round entry records them."""
+    tellers = r.get("storytellers")
+    if get(r, "proposers", str, path) != "rotate" or not isinstance(tellers, list) \
+            or not tellers or not all(isinstance(t, str) for t in tellers):
+        raise EntryError(f"{path}: a round with turns says proposers = \"rotate\" and names "
+                         "its storytellers (a list of teams)")
+    for team in tellers:
+        entries.check_name(team, "storyteller (team name)")
+    rnd.storytellers = tuple(tellers)
+    rnd.per_round = get(r, "per_round", int, path)
+
+
 def _load_round(state: State, number: int) -> Round:
     snap = state.snapshot
     base = layout.round_dir(number)
@@ -269,6 +285,8 @@ def _load_round(state: State, number: int) -> Round:
     rnd = Round(number=number, propose_by=clock.parse_iso(get(r, "propose_by", str, path)),
                 submit_by=clock.parse_iso(get(r, "submit_by", str, path)),
                 opened=str(r.get("opened", "")))
+    if "storytellers" in r or "proposers" in r:
+        _turns(rnd, r, path)
     for team in snap.children(f"{base}/challenges"):
         path = f"{base}/challenges/{team}/challenge.toml"
         payload = state.verify_team_entry(_read(snap, path), path, team)

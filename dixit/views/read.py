@@ -28,10 +28,23 @@ def published(ch: st.Challenge) -> dict[str, Any]:
             "answer_format": ch.meta.get("answer_format")}
 
 
-def round_status(rnd: st.Round, now: datetime) -> dict[str, Any]:
+def expected_proposers(rnd: st.Round, roster: list[str]) -> list[str]:
+    """The teams expected to propose in ``rnd``: its storytellers, or every team playing."""
+    return sorted(rnd.storytellers) if rnd.storytellers is not None else sorted(roster)
+
+
+def round_status(rnd: st.Round, now: datetime,
+                 roster: list[str] | None = None) -> dict[str, Any]:
+    """A round's phase, deadlines, turns and entries. ``proposed_nothing``: the teams that were
+    to propose (storytellers, or every team of ``roster``) and did not, once propose-by passed."""
+    late = rnd.closed or now >= rnd.propose_by
     return {
         "round": rnd.number,
         "phase": rnd.phase(now),
+        "proposers": "rotate" if rnd.storytellers is not None else "all",
+        "storytellers": list(rnd.storytellers) if rnd.storytellers is not None else None,
+        "proposed_nothing": [t for t in expected_proposers(rnd, roster or [])
+                             if t not in rnd.challenges] if late else [],
         "propose_by": clock.iso(rnd.propose_by),
         "submit_by": clock.iso(rnd.submit_by),
         "challenges": [{"team": t, "domain": c.domain, "kind": c.kind,
@@ -49,7 +62,7 @@ def status(state: st.State, now: datetime | None = None) -> dict[str, Any]:
     cur = state.current
     return {"tournament": state.info.name, "id": state.info.id, "now": clock.iso(now),
             "teams": sorted(state.teams), "escrow": state.info.escrow,
-            "round": round_status(cur, now) if cur else None,
+            "round": round_status(cur, now, state.roster()) if cur else None,
             "rounds": sorted(state.rounds)}
 
 
@@ -62,6 +75,12 @@ def standings(state: st.State) -> dict[str, Any]:
         for c in r.results.get("challenges", []):
             if c.get("claim_flagged"):
                 flagged[c["proposer"]] = flagged.get(c["proposer"], 0) + 1
+    skipped: dict[str, list[int]] = {}  # rounds a team was to propose in and did not
+    for r in closed:
+        assert r.results is not None
+        for t in expected_proposers(r, [str(t) for t in r.results.get("teams", [])]):
+            if t not in r.challenges:
+                skipped.setdefault(t, []).append(r.number)
     for t in state.teams:  # teams that have not played yet still appear, with 0
         if t not in {s.team for s in table}:
             table.append(rules.Standing(t, 0, 0, 0, 0))
@@ -70,5 +89,6 @@ def standings(state: st.State) -> dict[str, Any]:
             "standings": [{"rank": i + 1, "team": s.team, "points": s.points,
                            "solves": s.solves, "dixits": s.dixits,
                            "flagged_claims": flagged.get(s.team, 0),
+                           "proposed_nothing": skipped.get(s.team, []),
                            "removed": s.team in state.removed}
                           for i, s in enumerate(table)]}

@@ -117,6 +117,9 @@ def _standings(data: dict[str, Any]) -> str:
     for r in data["standings"]:
         flag = (f"<span class=\"flag\">⚑ claim off ×{r['flagged_claims']}</span>"
                 if r.get("flagged_claims") else "")
+        if r.get("proposed_nothing"):
+            flag += (" " if flag else "") + ("proposed nothing in round "
+                                             + ", ".join(map(str, r["proposed_nothing"])))
         rows.append(f"<tr><td>{r['rank']}</td><td class=\"name\">{_e(r['team'])}</td>"
                     f"<td class=\"pts\">{r['points']}</td><td>{r['solves']}</td>"
                     f"<td>{r['dixits']}</td><td class=\"name\">{flag}</td></tr>")
