@@ -339,6 +339,10 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
                  "labeler this easy to read off is likely solved by every team, which scores "
                  "its proposer 0")
     published = _published_hints(ch)
+    if ch.hints.timed and not info.escrow:
+        raise ChallengeError("timed hints need escrow, and this tournament runs without it "
+                             "(dixit init --no-escrow): the closer could not release them; "
+                             "publish the hint now with --hint instead")
     if not kind.replayed and "answer_format" not in published:
         warn("a flag challenge should state its answer format publicly (`dixit challenge new "
              "... --answer-format 'one English word, lowercase'`), or solvers guess the form "
@@ -348,7 +352,8 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     def build(snap: Snapshot) -> Change:
         s, key = _as_team(snap, team, state)
         rnd = s.round(None)
-        checks.proposal(s, rnd, team, clock.now())
+        now = clock.now()
+        checks.proposal(s, rnd, team, now)
         context = protocol.secret_context(info.id, rnd.number, team, kind.name, domain.identity(),
                                            model_sha)
         seal_table, salt, blob = protocol.make_seal(
@@ -358,13 +363,25 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
         meta = {"team": team, "round": rnd.number, "kind": kind.name, "domain": domain.spec,
                 "seed": int(ch.meta["seed"]), "train_frac": frac, "claimed_accuracy": claimed,
                 "train_accuracy": train_acc, "model": "model.safetensors",
-                "proposed": clock.iso(clock.now()), **published}
+                "proposed": clock.iso(now), **published}
         base = layout.challenge_dir(rnd.number, team)
-        doc = {"challenge": meta, "model": ch.model, "seal": seal_table}
-        checks.challenge_entry(doc)
         files: dict[str, bytes | None] = {f"{base}/model.safetensors": model_bytes}
         for i, data in enumerate(ch.hints.images, 1):
             files[f"{base}/{layout.hint_image_name(i)}"] = data
+        if ch.hints.timed:
+            meta["timed_hints"] = []
+        for i, (when, text) in enumerate(ch.hints.timed, 1):
+            # sealed like the secret, escrowed to the closer, who releases it at its time
+            at = clock.iso(clock.parse_when(when, base=now))
+            hint_seal, _salt, hint_blob = protocol.make_seal(
+                protocol.hint_context(info.id, rnd.number, team, i, at,
+                                      seal_table["commitment"]),
+                text.encode("utf-8"), info.closer_escrow_key)
+            meta["timed_hints"].append({"at": at, **hint_seal})
+            files[layout.hint_escrow_path(rnd.number, team, i)] = hint_blob
+        checks.hint_times(rnd, meta, now)
+        doc = {"challenge": meta, "model": ch.model, "seal": seal_table}
+        checks.challenge_entry(doc)
         files[layout.challenge_entry(rnd.number, team)] = entries.signed(doc, key.signing)
         if blob is not None:
             files[layout.escrow_path(rnd.number, team, layout.SECRET_ITEM)] = blob

@@ -192,11 +192,98 @@ def published_hints(kind: kinds.Kind, meta: dict[str, Any]) -> None:
             raise EntryError(f"hint image {i} must be a table of file = "
                              f"\"{layout.hint_image_name(i)}\", its sha256 and its bytes "
                              f"(at most {hint_rules.MAX_HINT_IMAGE_BYTES:,})")
+    timed_hints(meta)
     if "answer_format" in meta:
         if kind.replayed:
             raise EntryError(f"an answer format is only for flag challenges (this one is "
                              f"{kind.name})")
         hint_rules.check_answer_format(meta["answer_format"])
+
+
+TIMED_HINT_KEYS = frozenset({"at", "commitment", "scheme", "payload_bytes", "escrow_sha256"})
+
+
+def timed_hints(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """A challenge entry's timed hints: each a seal (and escrow hash) with its release time."""
+    timed = meta.get("timed_hints", [])
+    if not isinstance(timed, list):
+        raise EntryError("challenge.timed_hints must be a list")
+    hint_rules.check_count(len(timed), hint_rules.MAX_TIMED_HINTS, "timed hints")
+    for i, hint in enumerate(timed, 1):
+        if not isinstance(hint, dict) or set(hint) != TIMED_HINT_KEYS \
+                or not _sha(hint["commitment"]) or not _sha(hint["escrow_sha256"]) \
+                or hint["scheme"] != seal.SEAL_VERSION or not _iso(hint["at"]) \
+                or not isinstance(hint["payload_bytes"], int) \
+                or isinstance(hint["payload_bytes"], bool) \
+                or not 0 < hint["payload_bytes"] <= 4 * hint_rules.MAX_HINT_CHARS:
+            raise EntryError(f"timed hint {i} must be a seal: at (an ISO-8601 time), "
+                             f"commitment, scheme, payload_bytes and escrow_sha256")
+    return timed
+
+
+def _iso(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        return clock.iso(clock.parse_iso(value)) == value
+    except ValueError:
+        return False
+
+
+def hint_times(rnd: st.Round, meta: dict[str, Any], now: datetime | None = None) -> None:
+    """Every timed hint falls before the round's submit-by (while teams still solve) and, when
+    it is proposed ``now``, after now."""
+    for i, hint in enumerate(timed_hints(meta), 1):
+        at = clock.parse_iso(hint["at"])
+        if at >= rnd.submit_by:
+            raise EntryError(f"timed hint {i} is due at {hint['at']}, not before the round's "
+                             f"submit-by ({clock.iso(rnd.submit_by)}); a hint must be released "
+                             "while teams still solve")
+        if now is not None and at <= now:
+            raise EntryError(f"timed hint {i} is due at {hint['at']}, which is not after the "
+                             f"proposal ({clock.iso(now)})")
+
+
+def hint_context_for(info: st.Info, rnd: st.Round, team: str, index: int) -> dict[str, Any]:
+    """The context ``team``'s ``index``-th timed hint was sealed under (and escrowed to)."""
+    ch = rnd.challenges[team]
+    hint = timed_hints(ch.meta)[index - 1]
+    return protocol.hint_context(info.id, rnd.number, team, index, str(hint["at"]),
+                                 str(ch.seal.get("commitment", "")))
+
+
+def hint_matches(info: st.Info, rnd: st.Round, team: str, index: int, salt: bytes,
+                 payload: bytes, where: str) -> None:
+    """Raise SealError unless ``payload`` with ``salt`` opens the timed hint's seal."""
+    seal_table = timed_hints(rnd.challenges[team].meta)[index - 1]
+    protocol.check_reveal(seal_table, hint_context_for(info, rnd, team, index), salt, payload,
+                          where)
+
+
+def hint_release_files(rnd: st.Round, team: str, index: int, released: datetime, key: Any, *,
+                       salt: bytes | None = None, payload: bytes | None = None,
+                       error: str | None = None) -> dict[str, bytes | None]:
+    """The closer's record of a released timed hint and its exact bytes, or of why it could
+    not be released (``error``: then no text)."""
+    hint = timed_hints(rnd.challenges[team].meta)[index - 1]
+    doc: dict[str, Any] = {"team": team, "round": rnd.number, "index": index,
+                           "at": hint["at"], "released": clock.iso(released), "by": "closer"}
+    files: dict[str, bytes | None] = {}
+    if error is not None:
+        doc["error"] = entries.safe_text(error)
+    else:
+        assert salt is not None and payload is not None
+        doc.update(salt=seal.b64(salt), file=f"hint-{index}.txt",
+                   sha256=seal.sha256_hex(payload))
+        files[layout.hint_text(rnd.number, team, index)] = payload
+    files[layout.hint_entry(rnd.number, team, index)] = entries.signed({"hint": doc}, key)
+    return files
+
+
+def hint_release_time(rnd: st.Round, release: st.HintRelease) -> None:
+    """A timed hint is released no earlier than its time (by the closer's clock)."""
+    if clock.parse_iso(release.released) < clock.parse_iso(release.at):
+        raise EntryError(f"released at {release.released}, before its time ({release.at})")
 
 
 def hint_image(meta: dict[str, Any], index: int, data: bytes) -> None:

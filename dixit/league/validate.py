@@ -227,6 +227,11 @@ def _results_entry(e: _Entry) -> None:
                      "requests")
 
 
+def _hint_entry(e: _Entry) -> None:
+    raise EntryError("timed hints are released by the closer (close-round workflow, `dixit "
+                     "hints --due`), not by pull requests")
+
+
 def _team_round_entry(e: _Entry) -> tuple[int, str, str, st.Round]:
     """Round, team, the team's key and the open round of a team's entry in a round."""
     n, team = e.place.round, e.place.team
@@ -256,6 +261,11 @@ def _challenge_entry(e: _Entry) -> None:
         for i in range(1, len(meta.get("hint_images", [])) + 1):
             if not e.snap.exists(f"{folder}/{layout.hint_image_name(i)}"):
                 raise EntryError(f"its hint image {layout.hint_image_name(i)} is missing")
+        checks.hint_times(rnd, meta)  # before submit-by (its time may pass while in review)
+        for i in range(1, len(meta.get("timed_hints", [])) + 1):
+            if not e.snap.exists(layout.hint_escrow_path(n, team, i)):
+                raise EntryError(f"its hint-{i}.escrow is missing (a timed hint is escrowed "
+                                 "to the closer, who releases it)")
     elif e.place.name == "model.safetensors":
         checks.model_size(len(e.snap.read(e.path) or b""), e.trusted.rules.max_model_bytes)
         _companion(e.snap, e.changed, e.path, entry, sealed.get("model_sha256"), "model")
@@ -263,6 +273,13 @@ def _challenge_entry(e: _Entry) -> None:
         if entry not in e.changed:
             raise EntryError("changes the hint image of an entry already in the ledger")
         checks.hint_image(meta, int(m.group(1)), e.snap.read(e.path) or b"")
+    elif (m := layout.HINT_ESCROW.match(e.place.name)) is not None:
+        timed = checks.timed_hints(meta)
+        index = int(m.group(1))
+        if index > len(timed):
+            raise EntryError(f"its challenge entry has no timed hint {index}")
+        _companion(e.snap, e.changed, e.path, entry, timed[index - 1]["escrow_sha256"],
+                   "timed hint escrow")
     else:
         _companion(e.snap, e.changed, e.path, entry, sealed.get("escrow_sha256"), "escrow")
 
@@ -310,7 +327,8 @@ def _reveal_entry(e: _Entry) -> None:
 
 _CHECKS: dict[str, Callable[[_Entry], None]] = {
     "team": _team_entry, "round": _round_entry, "results": _results_entry,
-    "challenge": _challenge_entry, "submission": _submission_entry, "reveal": _reveal_entry}
+    "challenge": _challenge_entry, "submission": _submission_entry, "reveal": _reveal_entry,
+    "hint": _hint_entry}
 
 
 def _check_entry(trusted: st.State, snap: Snapshot, changed: set[str], path: str, place: Place,

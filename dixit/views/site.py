@@ -106,7 +106,7 @@ def _page(state: st.State, closed: list[st.Round], maps: dict[tuple[int, str], s
              _standings(views.standings(state))]
     for rnd in reversed(closed):
         assert rnd.results is not None
-        parts.append(_round(judge.public(rnd.results), maps, _hints(rnd, maps)))
+        parts.append(_round(judge.public(rnd.results), maps, _hints(state, rnd, maps)))
     parts.append("<footer><p class=\"note\">Re-derive every number on this page from a clone "
                  "of the ledger with <code>dixit verify</code>.</p></footer></body></html>\n")
     return "\n".join(parts)
@@ -269,17 +269,27 @@ def _draw_challenge(state: st.State, rnd: st.Round, target: str, dom: domains.Do
 # -- hints ---------------------------------------------------------------------------------------
 
 
-def _hints(rnd: st.Round, maps: dict[tuple[int, str], str]) -> str:
-    """The round's hints and answer formats, every text escaped (a team wrote it)."""
+def _hints(state: st.State, rnd: st.Round, maps: dict[tuple[int, str], str]) -> str:
+    """The round's hints, timed hints with their release times, and answer formats, every
+    text escaped (a team wrote it)."""
     items = []
     for team, ch in sorted(rnd.challenges.items()):
-        shown = views.published(ch)
+        shown = views.published(ch, rnd, state.snapshot)
         lines = [f"<li>{_e(h)}</li>" for h in shown["hints"]]
         for i in range(1, len(shown["hint_images"]) + 1):
             src = maps.get((rnd.number, f"{team}/hint-{i}"))
             if src:
                 lines.append(f"<li><img class=\"hint\" src=\"{_e(src)}\" alt=\"hint picture "
                              f"{i} of {_e(team)}'s challenge\"></li>")
+        for h in shown["timed_hints"]:
+            if h["status"] == "due":
+                what = f"due at {_e(h['at'])}, never released"
+            elif h["text"] is None:
+                what = f"released at {_e(h['released'])} without text: {_e(h['error'])}"
+            else:
+                what = (f"due at {_e(h['at'])}, released at {_e(h['released'])}: "
+                        f"{_e(h['text'])}")
+            lines.append(f"<li>timed hint {h['index']}, {what}</li>")
         if shown["answer_format"]:
             lines.append(f"<li>answer format: <em>{_e(shown['answer_format'])}</em></li>")
         if lines:

@@ -146,7 +146,18 @@ def hint_lines(c: dict[str, Any]) -> list[Text]:
     lines += [Text(f"{c['team']}: hint picture: {p}") for p in c.get("hint_images", [])]
     if c.get("answer_format"):
         lines.append(Text(f"{c['team']}: answer format: {c['answer_format']}"))
+    for h in c.get("timed_hints", []):
+        lines.append(Text(f"{c['team']}: timed hint {h['index']}: " + timed_hint_text(h)))
     return lines
+
+
+def timed_hint_text(h: dict[str, Any]) -> str:
+    """"due at ..." before its release (never its text), else its release and text."""
+    if h["status"] == "due":
+        return f"due at {h['at']}"
+    if h["status"] == "failed" or h.get("text") is None:
+        return f"released at {h['released']} without text: {h.get('error')}"
+    return f"released at {h['released']}: {h['text']}"
 
 
 def print_json(console: Console, data: Any) -> None:
