@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from dixit.league import checks, hints as timed
-from dixit.ledger import clock, keystore, layout, state as st
+from dixit.ledger import clock, entries, keystore, layout, seal, state as st
 from dixit.ledger.store import Ledger
 from tests import ledgers
 from tests.conftest import (
@@ -294,3 +294,44 @@ def test_the_trust_ledgers_still_load(tmp_path_factory, dixit: Runner) -> None:
     with scoped_env(built.keys.parent):
         state = st.load(Ledger(built.root).snapshot())
     assert state.rounds[1].hints == {} and state.rounds[1].storytellers is None
+
+
+def test_a_hint_whose_escrow_does_not_open_is_recorded_once_with_why(
+        league, dixit: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proposer can seal an escrow nobody can open (only it could make it so): the closer
+    records the failure once, with the reason, and shows no text."""
+    league, folder = league
+    root = league.root
+    dixit.ok("-C", root, "propose", "--team", "alice", folder)
+    blob = b"\x01" * 120
+    payload, _sig = entries.parse((root / ENTRY).read_bytes(), ENTRY)
+    payload["challenge"]["timed_hints"][0]["escrow_sha256"] = seal.sha256_hex(blob)
+    tid = st.read_info(Ledger(root).snapshot()).id
+    (root / ENTRY).write_bytes(entries.signed(payload, keystore.load(tid, "team-alice").signing))
+    (root / "rounds/001/challenges/alice/hint-1.escrow").write_bytes(blob)
+    git(root, "commit", "-qam", "alice: an escrow nobody can open")
+    git(root, "push", "-q", "origin", "main")
+    monkeypatch.setenv("DIXIT_NOW", "+31m")
+    res = dixit.ok("-C", root, "hints", "--due", "--json").json()["released"]
+    why = "alice's timed hint 1: escrow cannot be opened: wrong closer key or altered blob"
+    assert [(r["index"], r["error"]) for r in res] == [(1, why)]
+    assert dixit.ok("-C", root, "hints", "--due", "--json").json() == {"released": []}
+    shown = dixit.ok("-C", root, "status", "--json").json()["round"]["challenges"][0]
+    assert shown["timed_hints"][0]["status"] == "failed"
+    assert (shown["timed_hints"][0]["text"], shown["timed_hints"][0]["error"]) == (None, why)
+    assert f"without text: {why}" in dixit.ok("-C", root, "status").out
+    assert not (root / layout.hint_text(1, "alice", 1)).exists()
+
+
+def test_validate_refuses_an_oversized_hint_escrow(league, dixit: Runner) -> None:
+    league, folder = league
+    alice = league.clone("alice")
+    git(alice, "remote", "rename", "origin", "upstream")
+    git(alice, "pull", "-q", "upstream", "main")
+    dixit.ok("-C", alice, "propose", "--team", "alice", folder)
+    (alice / "rounds/001/challenges/alice/hint-1.escrow").write_bytes(b"\x00" * 3000)
+    git(alice, "commit", "-qam", "a big escrow", "--amend")
+    res = dixit("-C", alice, "validate", "--base", "upstream/main", "--json")
+    assert res.json()["problems"] == [
+        "rounds/001/challenges/alice/hint-1.escrow: is larger than a timed hint's escrow can be "
+        "(2,092 bytes)"]

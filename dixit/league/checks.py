@@ -215,7 +215,7 @@ def timed_hints(meta: dict[str, Any]) -> list[dict[str, Any]]:
                 or hint["scheme"] != seal.SEAL_VERSION or not _iso(hint["at"]) \
                 or not isinstance(hint["payload_bytes"], int) \
                 or isinstance(hint["payload_bytes"], bool) \
-                or not 0 < hint["payload_bytes"] <= 4 * hint_rules.MAX_HINT_CHARS:
+                or not 0 < hint["payload_bytes"] <= hint_rules.MAX_HINT_BYTES:
             raise EntryError(f"timed hint {i} must be a seal: at (an ISO-8601 time), "
                              f"commitment, scheme, payload_bytes and escrow_sha256")
     return timed

@@ -22,6 +22,7 @@ from dixit.league import checks
 from dixit.league.secrets import load_closer
 from dixit.ledger import clock, keystore, layout, seal, state as st
 from dixit.ledger.store import Change, Ledger, Snapshot
+from dixit.rules import hints as hint_rules
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,15 @@ def _open(state: st.State, rnd: st.Round, team: str, index: int,
     blob = state.snapshot.read(layout.hint_escrow_path(rnd.number, team, index))
     if blob is None:
         raise SealError(f"{where}: its escrow is missing")
+    if len(blob) > hint_rules.MAX_HINT_ESCROW_BYTES:  # never decrypt more than a hint can be
+        raise SealError(f"{where}: its escrow is {len(blob):,} bytes, more than a hint can be")
     if seal.sha256_hex(blob) != hint.get("escrow_sha256"):
         raise SealError(f"{where}: its escrow does not match its sealed hash")
     context = checks.hint_context_for(state.info, rnd, team, index)
-    salt, payload = seal.unpack_secret(seal.open_escrow(closer.escrow, context, blob))
+    try:
+        salt, payload = seal.unpack_secret(seal.open_escrow(closer.escrow, context, blob))
+    except SealError as exc:
+        raise SealError(f"{where}: {exc}") from None
     checks.hint_matches(state.info, rnd, team, index, salt, payload, where)
     return salt, payload
 

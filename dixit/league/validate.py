@@ -26,6 +26,7 @@ from dixit.league import checks
 from dixit.ledger import clock, entries, layout, seal, state as st
 from dixit.ledger.layout import Place, classify
 from dixit.ledger.store import Snapshot, find_root
+from dixit.rules import hints as hint_rules
 
 
 @dataclass
@@ -278,6 +279,9 @@ def _challenge_entry(e: _Entry) -> None:
         index = int(m.group(1))
         if index > len(timed):
             raise EntryError(f"its challenge entry has no timed hint {index}")
+        if len(e.snap.read(e.path) or b"") > hint_rules.MAX_HINT_ESCROW_BYTES:
+            raise EntryError(f"is larger than a timed hint's escrow can be "
+                             f"({hint_rules.MAX_HINT_ESCROW_BYTES:,} bytes)")
         _companion(e.snap, e.changed, e.path, entry, timed[index - 1]["escrow_sha256"],
                    "timed hint escrow")
     else:

@@ -20,6 +20,9 @@ MAX_HINT_IMAGES = 4             # pictures per challenge
 MAX_HINT_IMAGE_BYTES = 512 * 1024
 MAX_TIMED_HINTS = 8
 MAX_ANSWER_FORMAT_CHARS = 200
+MAX_HINT_BYTES = 4 * MAX_HINT_CHARS  # a timed hint's sealed text, UTF-8
+# its escrow: ephemeral key (32), nonce (12), the salt (32) and text, the tag (16)
+MAX_HINT_ESCROW_BYTES = 32 + 12 + 32 + MAX_HINT_BYTES + 16
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the last chunk of every PNG: empty, fixed CRC
