@@ -128,8 +128,13 @@ def test_only_the_storytellers_may_propose(rotating, dixit: Runner) -> None:
 
 def test_a_season_of_turns_with_a_team_joining(rotating, dixit: Runner,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    league, folder = rotating
+    league, _folder = rotating
+    folder = league.work / "hinted"  # with a timed hint: the whole season verifies
+    dixit.ok("challenge", "new", folder, "--labeler", LABELER, *SMALL,
+             "--hint-at", "+30m the ring is centred")
     dixit.ok("-C", league.clone("alice"), "propose", "--team", "alice", folder)
+    monkeypatch.setenv("DIXIT_NOW", "+31m")
+    assert len(dixit.ok("-C", league.root, "hints", "--due", "--json").json()["released"]) == 1
     monkeypatch.setenv("DIXIT_NOW", "+90m")  # after propose-by: bob told nothing
     status = dixit.ok("-C", league.root, "status", "--json").json()["round"]
     assert status["proposed_nothing"] == ["bob"]
@@ -153,7 +158,7 @@ def test_a_season_of_turns_with_a_team_joining(rotating, dixit: Runner,
     assert "proposed nothing in round 1" in table
     rep = dixit("-C", league.root, "verify", "--no-replay", "--json").json()
     assert rep["ok"], rep["problems"]
-    assert rep["checked"]["turns"] == 3
+    assert (rep["checked"]["turns"], rep["checked"]["hints"]) == (3, 1)
 
 
 def test_a_team_that_proposes_nothing_in_an_all_round_is_shown(tmp_path: Path, dixit: Runner,
@@ -166,6 +171,7 @@ def test_a_team_that_proposes_nothing_in_an_all_round_is_shown(tmp_path: Path, d
     status = dixit.ok("-C", league.root, "status", "--json").json()["round"]
     assert (status["proposers"], status["storytellers"], status["proposed_nothing"]) == (
         "all", None, [])
+    dixit.ok("-C", league.root, "team", "add", "carol")  # joined after the round opened
     monkeypatch.setenv("DIXIT_NOW", "+90m")
     status = dixit.ok("-C", league.root, "status", "--json").json()["round"]
     assert status["proposed_nothing"] == ["bob"]
@@ -174,7 +180,8 @@ def test_a_team_that_proposes_nothing_in_an_all_round_is_shown(tmp_path: Path, d
     monkeypatch.setenv("DIXIT_NOW", "+3h")
     dixit.ok("-C", league.root, "score")
     rows = dixit.ok("-C", league.root, "standings", "--json").json()["standings"]
-    assert {r["team"]: r["proposed_nothing"] for r in rows} == {"alice": [], "bob": [1]}
+    assert {r["team"]: r["proposed_nothing"] for r in rows} == {"alice": [], "bob": [1],
+                                                                 "carol": []}
     dixit.ok("-C", league.root, "report", "-o", tmp_path / "site", "--no-pictures")
     assert "proposed nothing in round 1" in (tmp_path / "site" / "index.html").read_text()
 

@@ -57,13 +57,20 @@ def _released_text(data: bytes | None) -> tuple[str | None, str | None]:
         return None, "the released bytes are not valid hint text (not shown)"
 
 
-def expected_proposers(rnd: st.Round, roster: list[str]) -> list[str]:
-    """The teams expected to propose in ``rnd``: its storytellers, or every team playing."""
-    return sorted(rnd.storytellers) if rnd.storytellers is not None else sorted(roster)
+def expected_proposers(rnd: st.Round, roster: list[str],
+                       teams: dict[str, st.Team] | None = None) -> list[str]:
+    """The teams expected to propose in ``rnd``: its storytellers, or every team of ``roster``
+    that was registered when the round opened (a team that joins later only solves)."""
+    if rnd.storytellers is not None:
+        return sorted(rnd.storytellers)
+    known = teams or {}
+    return sorted(t for t in roster if t not in known or not known[t].added
+                  or not rnd.opened or known[t].added <= rnd.opened)
 
 
 def round_status(rnd: st.Round, now: datetime, roster: list[str] | None = None,
-                 snap: Snapshot | None = None) -> dict[str, Any]:
+                 snap: Snapshot | None = None,
+                 teams: dict[str, st.Team] | None = None) -> dict[str, Any]:
     """A round's phase, deadlines, turns and entries. ``proposed_nothing``: the teams that were
     to propose (storytellers, or every team of ``roster``) and did not, once propose-by passed."""
     late = rnd.closed or now >= rnd.propose_by
@@ -72,7 +79,7 @@ def round_status(rnd: st.Round, now: datetime, roster: list[str] | None = None,
         "phase": rnd.phase(now),
         "proposers": "rotate" if rnd.storytellers is not None else "all",
         "storytellers": list(rnd.storytellers) if rnd.storytellers is not None else None,
-        "proposed_nothing": [t for t in expected_proposers(rnd, roster or [])
+        "proposed_nothing": [t for t in expected_proposers(rnd, roster or [], teams)
                              if t not in rnd.challenges] if late else [],
         "propose_by": clock.iso(rnd.propose_by),
         "submit_by": clock.iso(rnd.submit_by),
@@ -91,7 +98,8 @@ def status(state: st.State, now: datetime | None = None) -> dict[str, Any]:
     cur = state.current
     return {"tournament": state.info.name, "id": state.info.id, "now": clock.iso(now),
             "teams": sorted(state.teams), "escrow": state.info.escrow,
-            "round": round_status(cur, now, state.roster(), state.snapshot) if cur else None,
+            "round": round_status(cur, now, state.roster(), state.snapshot, state.teams)
+            if cur else None,
             "rounds": sorted(state.rounds)}
 
 
@@ -107,7 +115,8 @@ def standings(state: st.State) -> dict[str, Any]:
     skipped: dict[str, list[int]] = {}  # rounds a team was to propose in and did not
     for r in closed:
         assert r.results is not None
-        for t in expected_proposers(r, [str(t) for t in r.results.get("teams", [])]):
+        for t in expected_proposers(r, [str(t) for t in r.results.get("teams", [])],
+                                    state.teams):
             if t not in r.challenges:
                 skipped.setdefault(t, []).append(r.number)
     for t in state.teams:  # teams that have not played yet still appear, with 0
