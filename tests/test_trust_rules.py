@@ -159,7 +159,8 @@ def test_default_rulebook_values() -> None:
         "points": {"proposer_unique": 4, "proposer_some": 2, "solver": 3},
         "accuracy_tolerance": 0.02, "max_model_bytes": 67108864, "max_program_bytes": 262144,
         "replay": {"cpu_seconds": 20.0, "wall_seconds": 30.0, "memory_mb": 2048,
-                   "output_bytes": 65536, "batch_size": 4096, "isolation": "full"}}
+                   "output_bytes": 65536, "batch_size": 4096, "isolation": "full"},
+        "rounds": {"proposers": "all", "per_round": 1}}
     assert rulebook.from_dict({}) == Rulebook()
     assert rulebook.parse_text("") == Rulebook()
 
@@ -179,6 +180,8 @@ FIELDS: list[tuple[str, str, Any, Any]] = [
     ("replay", "output_bytes", 77, lambda b: b.replay.output_bytes),
     ("replay", "batch_size", 16, lambda b: b.replay.batch_size),
     ("replay", "isolation", "none", lambda b: b.replay.isolation),
+    ("rounds", "proposers", "rotate", lambda b: b.rounds.proposers),
+    ("rounds", "per_round", 3, lambda b: b.rounds.per_round),
 ]
 
 

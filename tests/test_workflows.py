@@ -484,7 +484,8 @@ exec "{real_git}" "$@"
     assert procs[-1].returncode == 0, procs[-1].stderr
     assert job.outputs == {"closed": "[]"}
     basic = base64.b64encode(b"x-access-token:ghs_t0ken").decode()
-    assert log.read_text().splitlines() == [f"AUTHORIZATION: basic {basic}"]
+    # two fetches (`dixit hints --due`, then `dixit score --due`), each with the header
+    assert log.read_text().splitlines() == [f"AUTHORIZATION: basic {basic}"] * 2
     assert f"::add-mask::{basic}" in procs[-1].stdout
     _no_credentials_left(job)
 

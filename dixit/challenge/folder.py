@@ -20,13 +20,14 @@ import importlib.util
 import re
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import toml
 
 from dixit import models, tomlio
+from dixit.challenge import hints as challenge_hints
 from dixit.data import domains
 from dixit.errors import ChallengeError
 from dixit.ledger.fsutil import atomic_write
@@ -40,9 +41,29 @@ if TYPE_CHECKING:
 
 KINDS = tuple(kinds.KINDS)
 
+# Every table and every [challenge] key a challenge.toml may hold, in one place: anything else
+# is refused with this list, never dropped silently (a typo such as ``claimed_acuracy`` must not
+# vanish). Hints and the answer format are listed by ``dixit.challenge.hints``.
+TABLES = ("challenge", "model")
+CHALLENGE_KEYS = ("kind", "domain", "seed", "train_frac", "claimed_accuracy", "train_accuracy",
+                  "positive_rate", "labeler", "secret", "model", "imported_from",
+                  *schemes.KEYS)
 
 
-
+def check_known_keys(data: dict[str, Any], where: str) -> None:
+    """Refuse a table or [challenge] key of challenge.toml that dixit does not know."""
+    for names, found, what in (
+            (TABLES, data, "table"),
+            ((*CHALLENGE_KEYS, *challenge_hints.FOLDER_KEYS), data.get("challenge", {}), "key")):
+        if not isinstance(found, dict):
+            continue
+        unknown = sorted(set(found) - set(names))
+        if unknown:
+            prefix = "" if what == "table" else "challenge."
+            raise ChallengeError(
+                f"{where}: unknown {what}{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(prefix + u for u in unknown)}; known: "
+                f"{', '.join(prefix + n for n in sorted(names))}")
 
 
 def read_flag_file(path: Path) -> str:
@@ -153,6 +174,7 @@ class LocalChallenge:
     weights: Path
     kind: str = "labeler"
     secret: Path | None = None  # the file to seal: labeler.py, or flag.txt for a flag
+    hints: challenge_hints.Hints = field(default_factory=challenge_hints.Hints)
 
     def __post_init__(self) -> None:
         if self.secret is None:
@@ -280,7 +302,8 @@ def _prepare(out: Path, labeler: Path, domain_spec: str, arch: str, train_frac: 
 def _write(out: Path, *, source: bytes, config: dict[str, Any], module: Any, kind: str,
            flag: str | None, domain: domains.Domain, seed: int, train_frac: float,
            train_accuracy: float, heldout_accuracy: float, labels: torch.Tensor,
-           extra: dict[str, Any] | None = None) -> None:
+           extra: dict[str, Any] | None = None,
+           hints: challenge_hints.Hints | None = None) -> None:
     heldout = heldout_accuracy if train_frac < 1.0 else train_accuracy
     meta = {
         "kind": kind,
@@ -297,6 +320,7 @@ def _write(out: Path, *, source: bytes, config: dict[str, Any], module: Any, kin
         **(extra or {}),
     }
     out.mkdir(parents=True, exist_ok=True)
+    meta.update(challenge_hints.write(out, hints or challenge_hints.Hints()))
     models.save(module, config, out / "model.safetensors")
     atomic_write(out / "labeler.py", source)
     if not kinds.get(kind).replayed:
@@ -313,14 +337,16 @@ def create(out: Path, labeler: Path, domain_spec: str, *, arch: str = "mlp",
            batch_size: int | None = None, kind: str = "labeler", flag: str | None = None,
            root: Path | None = None, max_program_bytes: int = 262144,
            progress: training.Progress | None = None,
-           judged: dict[str, Any] | None = None) -> dict[str, Any]:
+           judged: dict[str, Any] | None = None,
+           hints: challenge_hints.Hints | None = None) -> dict[str, Any]:
     """Train a model on ``labeler`` over the domain and write the challenge folder ``out``.
 
     ``overrides`` set architecture config fields (``hidden`` is a shortcut for the mlp's and
     cnn's); ``steps``, ``lr``, ``weight_decay`` and ``batch_size`` default per architecture
     (``training.HYPER``). A ``flag`` challenge needs ``flag``, the secret string. ``judged``
-    holds how it is judged (``judging()``: output, metric, threshold). Returns the training
-    summary (train/held-out accuracy, seconds, steps, parameters, out).
+    holds how it is judged (``judging()``: output, metric, threshold); ``hints``
+    (``challenge.hints.prepare``) are written with it. Returns the training summary
+    (train/held-out accuracy, seconds, steps, parameters, out).
     """
     if steps is not None and steps < 1:
         raise ChallengeError("--steps must be >= 1")
@@ -343,7 +369,7 @@ def create(out: Path, labeler: Path, domain_spec: str, *, arch: str = "mlp",
     _write(out, source=source, config=config, module=module, kind=kind, flag=flag,
            domain=domain, seed=seed, train_frac=train_frac,
            train_accuracy=result.train_accuracy, heldout_accuracy=result.heldout_accuracy,
-           labels=labels, extra=judged)
+           labels=labels, extra=judged, hints=hints)
     summary = training.summary(result)
     summary.update(parameters=models.parameter_count(module), arch=arch, kind=kind,
                    out=str(out))
@@ -369,6 +395,7 @@ def read(folder: Path) -> LocalChallenge:
     meta, config = data.get("challenge"), data.get("model")
     if not isinstance(meta, dict) or not isinstance(config, dict):
         raise ChallengeError(f"{meta_path} needs [challenge] and [model] tables")
+    check_known_keys(data, str(meta_path))
     for key, kind in (("domain", str), ("claimed_accuracy", float), ("seed", int),
                       ("train_frac", float)):
         if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
@@ -399,5 +426,6 @@ def read(folder: Path) -> LocalChallenge:
     elif secret != labeler:
         raise ChallengeError(f"{meta_path}: the secret of a {kind} challenge is its labeler "
                              f"({labeler.name}), not {secret.name}")
+    found = challenge_hints.read(folder, meta, str(kind), str(meta_path))
     return LocalChallenge(folder=folder, meta=meta, model=config, labeler=labeler,
-                          weights=weights, kind=str(kind), secret=secret)
+                          weights=weights, kind=str(kind), secret=secret, hints=found)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dixit import models
-from dixit.challenge import folder as challenge
+from dixit.challenge import folder as challenge, hints as challenge_hints
 from dixit.errors import ChallengeError
 from dixit.models import training
 
@@ -71,7 +71,8 @@ def import_model(out: Path, state_dict: Path, labeler: Path, domain_spec: str, *
                  kind: str = "labeler", flag: str | None = None, train_frac: float = 0.5,
                  seed: int = 0, root: Path | None = None,
                  max_program_bytes: int = 262144,
-                 judged: dict[str, Any] | None = None) -> dict[str, Any]:
+                 judged: dict[str, Any] | None = None,
+                 hints: challenge_hints.Hints | None = None) -> dict[str, Any]:
     """Check the weights in ``state_dict`` against ``arch`` (its config from the domain and
     ``overrides``), measure their train and held-out accuracy against ``labeler`` on the
     domain's split (``training.split`` with ``train_frac`` and ``seed``, as training uses),
@@ -96,7 +97,8 @@ def import_model(out: Path, state_dict: Path, labeler: Path, domain_spec: str, *
     challenge._write(out, source=source, config=config, module=module, kind=kind, flag=flag,
                      domain=domain, seed=seed, train_frac=train_frac, train_accuracy=train_acc,
                      heldout_accuracy=heldout, labels=labels,
-                     extra={"imported_from": state_dict.name, **(judged or {})})
+                     extra={"imported_from": state_dict.name, **(judged or {})},
+                     hints=hints)
     return {"train_accuracy": round(train_acc, 6), "heldout_accuracy": round(heldout, 6),
             "seconds": round(time.perf_counter() - start, 3), "steps": 0,
             "parameters": models.parameter_count(module), "arch": arch, "kind": kind,

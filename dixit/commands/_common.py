@@ -142,3 +142,18 @@ SetOpt = Annotated[list[str] | None, typer.Option(
     "transformer act=gelu, append_eq=false, classes, vocab, n_layers=2, normalization=LN, "
     "attn_only=true, positions=all; cnn kernel=5, padding, pool, "
     "dropout=0.2; mlp hidden=64,64. A wrong key is refused with the list of known ones.")]
+# Options shared by `challenge new` and `challenge import`: what the challenge publishes.
+HintOpt = Annotated[list[str] | None, typer.Option(
+    "--hint", metavar="TEXT", help="A hint published with the challenge (repeatable; one "
+    "line of at most 500 printable characters).")]
+HintImageOpt = Annotated[list[Path] | None, typer.Option(
+    "--hint-image", metavar="PNG", help="A PNG picture published with the challenge as a "
+    "hint (repeatable; at most 512 KiB each).")]
+HintAtOpt = Annotated[list[str] | None, typer.Option(
+    "--hint-at", metavar="'WHEN TEXT'", help="A timed hint, sealed and escrowed at propose "
+    "and released by the closer at WHEN: relative to the propose time (+3d, +36h) or an "
+    "ISO-8601 time, before the round's submit-by; one argument, e.g. --hint-at '+3d the "
+    "boundary is a circle' (repeatable).")]
+AnswerFormatOpt = Annotated[str | None, typer.Option(
+    "--answer-format", metavar="TEXT", help="A flag challenge's public answer format, e.g. "
+    "'one English word, lowercase'.")]

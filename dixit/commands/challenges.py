@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from dixit.commands._common import (
+    AnswerFormatOpt,
     ArchOpt,
     ChannelsOpt,
     DMlpOpt,
@@ -15,6 +16,9 @@ from dixit.commands._common import (
     FlagOpt,
     HeadsOpt,
     HiddenOpt,
+    HintAtOpt,
+    HintImageOpt,
+    HintOpt,
     JsonOpt,
     KindOpt,
     MetricOpt,
@@ -84,6 +88,10 @@ def challenge_new(
     output: OutputOpt = None,
     metric: MetricOpt = None,
     threshold: ThresholdOpt = None,
+    hint: HintOpt = None,
+    hint_image: HintImageOpt = None,
+    hint_at: HintAtOpt = None,
+    answer_format: AnswerFormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train a challenge model on a labeler over a domain and write OUT/ with challenge.toml,
@@ -103,7 +111,9 @@ def challenge_new(
       dixit challenge new ring -l curved113.py -d grid:113x113 --arch transformer
     """
     from dixit import challenge
+    from dixit.challenge import hints
 
+    published = hints.prepare(kind, hint, hint_image, hint_at, answer_format)
     overrides = challenge.arch_overrides(hidden=hidden, channels=channels, d_model=d_model,
                                          heads=heads, d_mlp=d_mlp, settings=settings)
     judged = challenge.judging(output, metric, threshold)
@@ -112,7 +122,7 @@ def challenge_new(
                                    seed=seed, steps=steps, overrides=overrides, lr=lr,
                                    weight_decay=weight_decay, batch_size=batch_size,
                                    kind=kind, flag=flag, root=_challenge_root(),
-                                   progress=tick, judged=judged)
+                                   progress=tick, judged=judged, hints=published)
     if as_json:
         _emit(summary)
         return
@@ -145,6 +155,10 @@ def challenge_import(
     output: OutputOpt = None,
     metric: MetricOpt = None,
     threshold: ThresholdOpt = None,
+    hint: HintOpt = None,
+    hint_image: HintImageOpt = None,
+    hint_at: HintAtOpt = None,
+    answer_format: AnswerFormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Bring in a model trained elsewhere: check its state dict against the architecture
@@ -160,14 +174,15 @@ def challenge_import(
         -d dataset:scoring/data/mnist.safetensors --set dropout=0.2
     """
     from dixit import challenge
-    from dixit.challenge import importing
+    from dixit.challenge import hints, importing
 
+    published = hints.prepare(kind, hint, hint_image, hint_at, answer_format)
     overrides = challenge.arch_overrides(hidden=hidden, channels=channels, d_model=d_model,
                                          heads=heads, d_mlp=d_mlp, settings=settings)
     summary = importing.import_model(out_dir, state_dict, labeler, domain, arch=arch,
                                      overrides=overrides, kind=kind, flag=flag,
                                      train_frac=train_frac, seed=seed,
-                                     root=_challenge_root(),
+                                     root=_challenge_root(), hints=published,
                                      judged=challenge.judging(output, metric, threshold))
     if as_json:
         _emit(summary)

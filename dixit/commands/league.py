@@ -338,3 +338,43 @@ def _score_shard(spec: str, out_file: Path | None, round_no: int | None, due: bo
         _say(f"replayed shard {k}/{n} of round {data['round']:03d} "
              f"({', '.join(info['challenges']) or 'no challenges'}); wrote {out_file} "
              f"(merge every part with `dixit score --merge PART...`)")
+
+
+@app.command()
+def hints(
+    due: Annotated[bool, typer.Option(
+        "--due", help="Closer: release every timed hint whose time has come (none due: do "
+        "nothing, exit 0). What the scheduled workflow runs; safe to run twice.")] = False,
+    round_no: RoundOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a round's hints (static, timed with their times, answer formats), or with --due
+    release the timed hints that are due: each is opened from escrow (closer key from the key
+    store or $DIXIT_CLOSER_KEY), checked against its seal and committed, closer-signed."""
+    from dixit.league import actions, hints as timed
+    from dixit.views import read, tables as report
+
+    if due:
+        released = timed.release_due(_ledger(), round_no)
+        if as_json:
+            _emit({"released": [r.as_dict() for r in released]})
+            return
+        for r in released:
+            _say(f"released {r.team}'s timed hint {r.index} of round {r.round:03d} (due at "
+                 f"{r.at})" + (f"; could not open it: {r.error}" if r.error else ""))
+        if not released:
+            _say("no timed hint is due")
+        return
+    state = actions.load_state(_reader())
+    rnd = state.round(round_no)
+    data = {"round": rnd.number,
+            "challenges": [{"team": t, **read.published(c, rnd, state.snapshot)}
+                           for t, c in sorted(rnd.challenges.items())]}
+    if as_json:
+        _emit(data)
+        return
+    lines = [line for c in data["challenges"] for line in report.hint_lines(c)]
+    for line in lines:
+        out.print(line)
+    if not lines:
+        _say(f"no hints in round {rnd.number:03d}")

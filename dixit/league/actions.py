@@ -234,9 +234,18 @@ def round_open(ledger: Ledger, propose_by: str | None, submit_by: str | None) ->
         cur = state.current
         number = (cur.number + 1) if cur else 1
         checks.next_round(state, number)
-        doc = {"round": {"number": number, "propose_by": clock.iso(p_by),
-                         "submit_by": clock.iso(s_by), "opened": clock.iso(base)}}
-        holder["round"] = st.Round(number, p_by, s_by, clock.iso(base))
+        entry: dict[str, object] = {"number": number, "propose_by": clock.iso(p_by),
+                                    "submit_by": clock.iso(s_by), "opened": clock.iso(base)}
+        tellers = None
+        if state.rules.rounds.proposers == "rotate":  # fixed now, recorded in the entry
+            k = state.rules.rounds.per_round
+            tellers = checks.storytellers_for(state, number, k, state.roster())
+            entry.update(proposers="rotate", per_round=k, storytellers=tellers)
+        checks.round_turns(state, number, entry)
+        doc = {"round": entry}
+        holder["round"] = st.Round(number, p_by, s_by, clock.iso(base),
+                                   storytellers=tuple(tellers) if tellers else None,
+                                   per_round=state.rules.rounds.per_round if tellers else None)
         return Change({layout.round_entry(number): entries.signed(
             doc, organizer.signing)}, f"round: open {number:03d}", "organizer")
 
@@ -306,7 +315,8 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     state = load_state(ledger)
     info, rules = state.info, state.rules
     cur = state.current
-    if cur is not None and team in cur.challenges:
+    if cur is not None and (team in cur.challenges or (
+            cur.storytellers is not None and team not in cur.storytellers)):
         # This clone may be behind, but an entry it holds is in the ledger: refuse before any
         # warning or file error (and ``build`` checks everything again on the fresh state).
         checks.proposal(state, cur, team, clock.now())
@@ -350,12 +360,22 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
                  f"{how.threshold:.2%}): a program must beat it, reaching ~{need:.2%}; a "
                  "labeler this easy to read off is likely solved by every team, which scores "
                  "its proposer 0")
+    published = _published_hints(ch)
+    if ch.hints.timed and not info.escrow:
+        raise ChallengeError("timed hints need escrow, and this tournament runs without it "
+                             "(dixit init --no-escrow): the closer could not release them; "
+                             "publish the hint now with --hint instead")
+    if not kind.replayed and "answer_format" not in published:
+        warn("a flag challenge should state its answer format publicly (`dixit challenge new "
+             "... --answer-format 'one English word, lowercase'`), or solvers guess the form "
+             "as well as the flag")
     holder: dict[str, Proposed] = {}
 
     def build(snap: Snapshot) -> Change:
         s, key = _as_team(snap, team, state)
         rnd = s.round(None)
-        checks.proposal(s, rnd, team, clock.now())
+        now = clock.now()
+        checks.proposal(s, rnd, team, now)
         context = protocol.secret_context(info.id, rnd.number, team, kind.name, domain.identity(),
                                            model_sha)
         seal_table, salt, blob = protocol.make_seal(
@@ -365,12 +385,26 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
         meta = {"team": team, "round": rnd.number, "kind": kind.name, "domain": domain.spec,
                 "seed": int(ch.meta["seed"]), "train_frac": frac, "claimed_accuracy": claimed,
                 "train_accuracy": train_acc, "model": "model.safetensors",
-                "proposed": clock.iso(clock.now()), **judged}
+                "proposed": clock.iso(now), **published, **judged}
         base = layout.challenge_dir(rnd.number, team)
+        files: dict[str, bytes | None] = {f"{base}/model.safetensors": model_bytes}
+        for i, data in enumerate(ch.hints.images, 1):
+            files[f"{base}/{layout.hint_image_name(i)}"] = data
+        if ch.hints.timed:
+            meta["timed_hints"] = []
+        for i, (when, text) in enumerate(ch.hints.timed, 1):
+            # sealed like the secret, escrowed to the closer, who releases it at its time
+            at = clock.iso(clock.parse_when(when, base=now))
+            hint_seal, _salt, hint_blob = protocol.make_seal(
+                protocol.hint_context(info.id, rnd.number, team, i, at,
+                                      seal_table["commitment"]),
+                text.encode("utf-8"), info.closer_escrow_key)
+            meta["timed_hints"].append({"at": at, **hint_seal})
+            files[layout.hint_escrow_path(rnd.number, team, i)] = hint_blob
+        checks.hint_times(rnd, meta, now)
         doc = {"challenge": meta, "model": ch.model, "seal": seal_table}
-        files: dict[str, bytes | None] = {
-            layout.challenge_entry(rnd.number, team): entries.signed(doc, key.signing),
-            f"{base}/model.safetensors": model_bytes}
+        checks.challenge_entry(doc)
+        files[layout.challenge_entry(rnd.number, team)] = entries.signed(doc, key.signing)
         if blob is not None:
             files[layout.escrow_path(rnd.number, team, layout.SECRET_ITEM)] = blob
         holder["p"] = Proposed(rnd.number, team, seal_table["commitment"], model_sha, claimed,
@@ -379,6 +413,21 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
 
     ledger.append(build)
     return holder["p"]
+
+
+def _published_hints(ch: local.LocalChallenge) -> dict[str, object]:
+    """The [challenge] keys a folder's public hints add to the signed entry: the texts, the
+    pictures by hash (their files are committed with the challenge), the answer format."""
+    hints = ch.hints
+    meta: dict[str, object] = {}
+    if hints.texts:
+        meta["hints"] = list(hints.texts)
+    if hints.images:
+        meta["hint_images"] = [{"file": layout.hint_image_name(i), "sha256": seal.sha256_hex(d),
+                                "bytes": len(d)} for i, d in enumerate(hints.images, 1)]
+    if hints.answer_format is not None:
+        meta["answer_format"] = hints.answer_format
+    return meta
 
 
 # -- submit ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 from dixit.errors import EntryError, PhaseError
 from dixit.ledger import clock, entries, layout, protocol, seal, state as st
 from dixit.ledger.layout import SECRET_ITEM
-from dixit.rules import kinds, scheme as schemes
+from dixit.rules import hints as hint_rules, kinds, scheme as schemes, turns
 from dixit.rules.rulebook import Rulebook
 
 # -- teams and rounds (organizer entries) ----------------------------------------------------
@@ -60,6 +60,47 @@ def next_round(state: st.State, number: int) -> None:
         raise PhaseError("a round needs at least two registered teams (`dixit team add`)")
 
 
+def told(rnd: st.Round) -> list[str]:
+    """Who told a story in ``rnd``: its storytellers, or in a round open to every team, the
+    teams that proposed."""
+    return list(rnd.storytellers) if rnd.storytellers is not None else sorted(rnd.challenges)
+
+
+def storytellers_for(state: st.State, number: int, per_round: int,
+                     roster: list[str]) -> list[str]:
+    """The storytellers round ``number`` must have under the rotation (``dixit.rules.turns``),
+    from ``roster`` (the teams playing it when it opens) and the rounds before it."""
+    history = [told(state.rounds[n]) for n in range(1, number) if n in state.rounds]
+    return turns.storytellers(roster, history, per_round)
+
+
+def round_turns(state: st.State, number: int, doc: dict[str, Any]) -> None:
+    """A round entry follows the rulebook's ``[rounds]``: when proposers rotate it names exactly
+    the storytellers the rotation gives (and the K it used); otherwise it names none."""
+    rotate = state.rules.rounds.proposers == turns.ROTATE
+    if not rotate:
+        if "storytellers" in doc or "proposers" in doc:
+            raise EntryError("names storytellers, but the rulebook lets every team propose "
+                             "(rounds.proposers = \"all\")")
+        return
+    per_round = state.rules.rounds.per_round
+    want = storytellers_for(state, number, per_round, state.roster())
+    got = doc.get("storytellers")
+    if doc.get("proposers") != turns.ROTATE or doc.get("per_round") != per_round \
+            or got != want:
+        raise EntryError(f"the rulebook rotates proposers ({per_round} a round): round "
+                         f"{number}'s storytellers are {', '.join(want)}, not "
+                         f"{', '.join(map(str, got)) if isinstance(got, list) else 'unnamed'}")
+
+
+def storyteller(rnd: st.Round, team: str) -> None:
+    """Only a rotating round's storytellers may propose in it."""
+    if rnd.storytellers is not None and team not in rnd.storytellers:
+        raise EntryError(f"'{team}' is not a storyteller of round {rnd.number}: only "
+                         f"{', '.join(rnd.storytellers)} may propose (rounds.proposers = "
+                         "\"rotate\"); everyone else solves")
+
+
 # -- team entries of a round ------------------------------------------------------------------
 
 
@@ -82,20 +123,51 @@ def _before(rnd: st.Round, now: datetime, action: str, until: datetime) -> None:
 
 
 def proposal(state: st.State, rnd: st.Round, team: str, now: datetime) -> None:
-    """``team`` may propose in ``rnd`` now: active, before propose-by, not proposed yet."""
+    """``team`` may propose in ``rnd`` now: active, a storyteller of a rotating round, before
+    propose-by, not proposed yet."""
     state.team_key(team)
+    storyteller(rnd, team)
     _before(rnd, now, "proposing", rnd.propose_by)
     if team in rnd.challenges:
         raise EntryError(f"'{team}' already proposed a challenge in round {rnd.number}")
 
 
+# Every table of a challenge entry and every key of its [challenge] table, in one place: an
+# entry with anything else is refused with this list (a key nobody reads must not ride along in
+# a signed entry, nor a misspelt one be dropped).
+CHALLENGE_TABLES = ("challenge", "model", "seal")
+CHALLENGE_META_KEYS = ("team", "round", "kind", "domain", "seed", "train_frac",
+                       "claimed_accuracy", "train_accuracy", "model", "proposed", "hints",
+                       "hint_images", "answer_format", "timed_hints", *schemes.KEYS)
+_HEX64 = frozenset("0123456789abcdef")
+
+
+def known_keys(found: dict[str, Any], known: tuple[str, ...], what: str) -> None:
+    unknown = sorted(set(found) - set(known))
+    if unknown:
+        raise EntryError(f"unknown {what} {', '.join(unknown)}; known: "
+                         f"{', '.join(sorted(known))}")
+
+
+def challenge_entry(payload: dict[str, Any]) -> kinds.Kind:
+    """A challenge entry (without its signature): known tables, then ``challenge_meta``."""
+    known_keys(payload, CHALLENGE_TABLES, "table(s)")
+    meta = payload.get("challenge")
+    if not isinstance(meta, dict):
+        raise EntryError("a challenge entry needs a [challenge] table")
+    return challenge_meta(meta)
+
+
 def challenge_meta(meta: dict[str, Any]) -> kinds.Kind:
-    """A challenge names a known kind. (That every entry names its own place is checked where
-    entries are read, by ``state.load``, for the CLI, pull requests and verify alike.)"""
+    """A challenge names a known kind, only known keys, and hints within the limits. (That
+    every entry names its own place is checked where entries are read, by ``state.load``, for
+    the CLI, pull requests and verify alike.)"""
+    known_keys(meta, CHALLENGE_META_KEYS, "challenge key(s)")
     kind = kinds.get(str(meta.get("kind", kinds.DEFAULT)))
     challenge_domain(kind, str(meta.get("domain", "")))
     if kind.replayed:
         challenge_scheme(meta)
+    published_hints(kind, meta)
     return kind
 
 
@@ -103,6 +175,135 @@ def challenge_scheme(meta: dict[str, Any]) -> schemes.Scheme:
     """Output, metric and threshold are known and within the metrics' bounds (which are the
     same for every rulebook; only the default thresholds differ)."""
     return schemes.of(meta, Rulebook())
+
+
+def _sha(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and set(value) <= _HEX64
+
+
+def published_hints(kind: kinds.Kind, meta: dict[str, Any]) -> None:
+    """The hints, hint pictures and answer format of a challenge entry are well formed."""
+    texts = meta.get("hints", [])
+    if not isinstance(texts, list):
+        raise EntryError("challenge.hints must be a list of texts")
+    hint_rules.check_count(len(texts), hint_rules.MAX_HINTS, "hints")
+    for i, text in enumerate(texts, 1):
+        hint_rules.check_text(text, f"hint {i}")
+    images = meta.get("hint_images", [])
+    if not isinstance(images, list):
+        raise EntryError("challenge.hint_images must be a list")
+    hint_rules.check_count(len(images), hint_rules.MAX_HINT_IMAGES, "hint images")
+    for i, image in enumerate(images, 1):
+        if not isinstance(image, dict) or set(image) != {"file", "sha256", "bytes"} \
+                or image["file"] != layout.hint_image_name(i) or not _sha(image["sha256"]) \
+                or not isinstance(image["bytes"], int) or isinstance(image["bytes"], bool) \
+                or not 0 < image["bytes"] <= hint_rules.MAX_HINT_IMAGE_BYTES:
+            raise EntryError(f"hint image {i} must be a table of file = "
+                             f"\"{layout.hint_image_name(i)}\", its sha256 and its bytes "
+                             f"(at most {hint_rules.MAX_HINT_IMAGE_BYTES:,})")
+    timed_hints(meta)
+    if "answer_format" in meta:
+        if kind.replayed:
+            raise EntryError(f"an answer format is only for flag challenges (this one is "
+                             f"{kind.name})")
+        hint_rules.check_answer_format(meta["answer_format"])
+
+
+TIMED_HINT_KEYS = frozenset({"at", "commitment", "scheme", "payload_bytes", "escrow_sha256"})
+
+
+def timed_hints(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """A challenge entry's timed hints: each a seal (and escrow hash) with its release time."""
+    timed = meta.get("timed_hints", [])
+    if not isinstance(timed, list):
+        raise EntryError("challenge.timed_hints must be a list")
+    hint_rules.check_count(len(timed), hint_rules.MAX_TIMED_HINTS, "timed hints")
+    for i, hint in enumerate(timed, 1):
+        if not isinstance(hint, dict) or set(hint) != TIMED_HINT_KEYS \
+                or not _sha(hint["commitment"]) or not _sha(hint["escrow_sha256"]) \
+                or hint["scheme"] != seal.SEAL_VERSION or not _iso(hint["at"]) \
+                or not isinstance(hint["payload_bytes"], int) \
+                or isinstance(hint["payload_bytes"], bool) \
+                or not 0 < hint["payload_bytes"] <= hint_rules.MAX_HINT_BYTES:
+            raise EntryError(f"timed hint {i} must be a seal: at (an ISO-8601 time), "
+                             f"commitment, scheme, payload_bytes and escrow_sha256")
+    return timed
+
+
+def _iso(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        return clock.iso(clock.parse_iso(value)) == value
+    except ValueError:
+        return False
+
+
+def hint_times(rnd: st.Round, meta: dict[str, Any], now: datetime | None = None) -> None:
+    """Every timed hint falls before the round's submit-by (while teams still solve) and, when
+    it is proposed ``now``, after now."""
+    for i, hint in enumerate(timed_hints(meta), 1):
+        at = clock.parse_iso(hint["at"])
+        if at >= rnd.submit_by:
+            raise EntryError(f"timed hint {i} is due at {hint['at']}, not before the round's "
+                             f"submit-by ({clock.iso(rnd.submit_by)}); a hint must be released "
+                             "while teams still solve")
+        if now is not None and at <= now:
+            raise EntryError(f"timed hint {i} is due at {hint['at']}, which is not after the "
+                             f"proposal ({clock.iso(now)})")
+
+
+def hint_context_for(info: st.Info, rnd: st.Round, team: str, index: int) -> dict[str, Any]:
+    """The context ``team``'s ``index``-th timed hint was sealed under (and escrowed to)."""
+    ch = rnd.challenges[team]
+    hint = timed_hints(ch.meta)[index - 1]
+    return protocol.hint_context(info.id, rnd.number, team, index, str(hint["at"]),
+                                 str(ch.seal.get("commitment", "")))
+
+
+def hint_matches(info: st.Info, rnd: st.Round, team: str, index: int, salt: bytes,
+                 payload: bytes, where: str) -> None:
+    """Raise SealError unless ``payload`` with ``salt`` opens the timed hint's seal."""
+    seal_table = timed_hints(rnd.challenges[team].meta)[index - 1]
+    protocol.check_reveal(seal_table, hint_context_for(info, rnd, team, index), salt, payload,
+                          where)
+
+
+def hint_release_files(rnd: st.Round, team: str, index: int, released: datetime, key: Any, *,
+                       salt: bytes | None = None, payload: bytes | None = None,
+                       error: str | None = None) -> dict[str, bytes | None]:
+    """The closer's record of a released timed hint and its exact bytes, or of why it could
+    not be released (``error``: then no text)."""
+    hint = timed_hints(rnd.challenges[team].meta)[index - 1]
+    doc: dict[str, Any] = {"team": team, "round": rnd.number, "index": index,
+                           "at": hint["at"], "released": clock.iso(released), "by": "closer"}
+    files: dict[str, bytes | None] = {}
+    if error is not None:
+        doc["error"] = entries.safe_text(error)
+    else:
+        assert salt is not None and payload is not None
+        doc.update(salt=seal.b64(salt), file=f"hint-{index}.txt",
+                   sha256=seal.sha256_hex(payload))
+        files[layout.hint_text(rnd.number, team, index)] = payload
+    files[layout.hint_entry(rnd.number, team, index)] = entries.signed({"hint": doc}, key)
+    return files
+
+
+def hint_release_time(rnd: st.Round, release: st.HintRelease) -> None:
+    """A timed hint is released no earlier than its time (by the closer's clock)."""
+    if clock.parse_iso(release.released) < clock.parse_iso(release.at):
+        raise EntryError(f"released at {release.released}, before its time ({release.at})")
+
+
+def hint_image(meta: dict[str, Any], index: int, data: bytes) -> None:
+    """A committed hint picture is a PNG within the cap, matching the hash in its entry."""
+    images = meta.get("hint_images", [])
+    if not isinstance(images, list) or not 0 < index <= len(images) \
+            or not isinstance(images[index - 1], dict):
+        raise EntryError(f"its challenge entry names no hint image {index}")
+    hint_rules.check_png(data, "the hint image")
+    if seal.sha256_hex(data) != images[index - 1].get("sha256"):
+        raise EntryError("the hint image does not match the hash in its challenge entry")
 
 
 def challenge_domain(kind: kinds.Kind, spec: str) -> None:

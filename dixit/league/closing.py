@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dixit.errors import PhaseError
-from dixit.league import plan as planning
+from dixit.league import hints, plan as planning
 from dixit.league.judge import ChallengeFacts, assemble, judge, public
 from dixit.league.secrets import Opened, load_closer, open_secrets
 from dixit.ledger import clock, entries, keystore, layout, state as st
@@ -85,6 +85,9 @@ def score(ledger: Ledger, round_no: int | None = None, *, force: bool = False,
     if force:
         keystore.load(state.info.id, "organizer")  # only the organizer may close early
     closer = load_closer(state.info)
+    if hints.release_due(ledger, rnd.number, closer):  # a hint due before the close comes first
+        state = st.load(ledger.snapshot())
+        rnd = state.scored_round(rnd.number)
     for _attempt in range(3):
         base_commit = state.snapshot.commit
         opened = open_secrets(state, rnd, closer)

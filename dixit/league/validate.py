@@ -26,6 +26,7 @@ from dixit.league import checks
 from dixit.ledger import clock, entries, layout, seal, state as st
 from dixit.ledger.layout import Place, classify
 from dixit.ledger.store import Snapshot, find_root
+from dixit.rules import hints as hint_rules
 
 
 @dataclass
@@ -219,11 +220,17 @@ def _round_entry(e: _Entry) -> None:
     if payload.get("round", {}).get("number") != e.place.round:
         raise EntryError("says another round number than its folder")
     checks.next_round(e.trusted, e.place.round)
+    checks.round_turns(e.trusted, e.place.round, payload.get("round", {}))
 
 
 def _results_entry(e: _Entry) -> None:
     raise EntryError("results are written by the closer (close-round workflow), not by pull "
                      "requests")
+
+
+def _hint_entry(e: _Entry) -> None:
+    raise EntryError("timed hints are released by the closer (close-round workflow, `dixit "
+                     "hints --due`), not by pull requests")
 
 
 def _team_round_entry(e: _Entry) -> tuple[int, str, str, st.Round]:
@@ -242,18 +249,41 @@ def _challenge_entry(e: _Entry) -> None:
     payload = _signed(e.snap, entry, key)
     checks.proposal(e.trusted, rnd, team, e.now)
     meta, sealed = payload.get("challenge", {}), payload.get("seal", {})
+    folder = layout.challenge_dir(n, team)
     if e.path == entry:
-        checks.challenge_meta(meta)
-        model = f"{layout.challenge_dir(n, team)}/{meta.get('model', 'model.safetensors')}"
+        checks.challenge_entry(payload)
+        model = f"{folder}/{meta.get('model', 'model.safetensors')}"
         if not e.snap.exists(model):
             raise EntryError(f"its model {model} is missing")
         if e.trusted.info.escrow and \
                 not e.snap.exists(layout.escrow_path(n, team, layout.SECRET_ITEM)):
             raise EntryError("its labeler.escrow is missing (this tournament escrows every "
                              "secret to the closer)")
+        for i in range(1, len(meta.get("hint_images", [])) + 1):
+            if not e.snap.exists(f"{folder}/{layout.hint_image_name(i)}"):
+                raise EntryError(f"its hint image {layout.hint_image_name(i)} is missing")
+        checks.hint_times(rnd, meta)  # before submit-by (its time may pass while in review)
+        for i in range(1, len(meta.get("timed_hints", [])) + 1):
+            if not e.snap.exists(layout.hint_escrow_path(n, team, i)):
+                raise EntryError(f"its hint-{i}.escrow is missing (a timed hint is escrowed "
+                                 "to the closer, who releases it)")
     elif e.place.name == "model.safetensors":
         checks.model_size(len(e.snap.read(e.path) or b""), e.trusted.rules.max_model_bytes)
         _companion(e.snap, e.changed, e.path, entry, sealed.get("model_sha256"), "model")
+    elif (m := layout.HINT_IMAGE.match(e.place.name)) is not None:
+        if entry not in e.changed:
+            raise EntryError("changes the hint image of an entry already in the ledger")
+        checks.hint_image(meta, int(m.group(1)), e.snap.read(e.path) or b"")
+    elif (m := layout.HINT_ESCROW.match(e.place.name)) is not None:
+        timed = checks.timed_hints(meta)
+        index = int(m.group(1))
+        if index > len(timed):
+            raise EntryError(f"its challenge entry has no timed hint {index}")
+        if len(e.snap.read(e.path) or b"") > hint_rules.MAX_HINT_ESCROW_BYTES:
+            raise EntryError(f"is larger than a timed hint's escrow can be "
+                             f"({hint_rules.MAX_HINT_ESCROW_BYTES:,} bytes)")
+        _companion(e.snap, e.changed, e.path, entry, timed[index - 1]["escrow_sha256"],
+                   "timed hint escrow")
     else:
         _companion(e.snap, e.changed, e.path, entry, sealed.get("escrow_sha256"), "escrow")
 
@@ -301,7 +331,8 @@ def _reveal_entry(e: _Entry) -> None:
 
 _CHECKS: dict[str, Callable[[_Entry], None]] = {
     "team": _team_entry, "round": _round_entry, "results": _results_entry,
-    "challenge": _challenge_entry, "submission": _submission_entry, "reveal": _reveal_entry}
+    "challenge": _challenge_entry, "submission": _submission_entry, "reveal": _reveal_entry,
+    "hint": _hint_entry}
 
 
 def _check_entry(trusted: st.State, snap: Snapshot, changed: set[str], path: str, place: Place,

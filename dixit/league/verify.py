@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from dixit import rules
 from dixit.data import domains
-from dixit.errors import DixitError
+from dixit.errors import DixitError, EntryError, SealError
 from dixit.league import checks, closing, judge, secrets
-from dixit.ledger import entries, layout, seal, state as st
+from dixit.ledger import clock, entries, layout, seal, state as st
 from dixit.ledger.store import Ledger
 from dixit.rules import kinds, rulebook
 
@@ -51,6 +52,7 @@ def verify(ledger: Ledger, round_no: int | None = None, *, replay: bool = True,
     for number, rnd in sorted(state.rounds.items()):
         if round_no is None or number == round_no:
             _check_signers(state, rnd, timeline, report)
+            _check_turns(state, rnd, timeline, report)
     for path in snap.paths("rounds/"):
         rel = path.split("/", 2)
         if len(rel) < 3 or not rel[1].isdigit():
@@ -74,6 +76,11 @@ class Timeline:
 
     commits: list[str] = field(default_factory=list)
     written: dict[str, int] = field(default_factory=dict)
+    times: list[int] = field(default_factory=list)  # each commit's committer time (Unix)
+
+    def time_of(self, path: str) -> int | None:
+        at = self.written.get(path)
+        return self.times[at] if at is not None and at < len(self.times) else None
 
     def at(self, path: str) -> int | None:
         return self.written.get(path)
@@ -128,6 +135,28 @@ def _check_signers(state: st.State, rnd: st.Round, timeline: Timeline, report: R
                                    f"for '{team}' at that time (a retired or foreign key)")
 
 
+def _check_turns(state: st.State, rnd: st.Round, timeline: Timeline, report: Report) -> None:
+    """A rotating round names the storytellers the rotation gave when it opened (from the
+    registry of that commit and the rounds before), and only they proposed in it."""
+    if rnd.storytellers is None or rnd.per_round is None:
+        return
+    path = layout.round_entry(rnd.number)
+    opened = timeline.at(path)
+    if opened is not None:
+        then = _at_close(state, timeline, opened)
+        want = checks.storytellers_for(then, rnd.number, rnd.per_round, then.roster())
+        if list(rnd.storytellers) != want:
+            report.problems.append(f"{path}: storytellers {', '.join(rnd.storytellers)} do not "
+                                   f"follow the rotation ({rnd.per_round} a round: "
+                                   f"{', '.join(want) or 'none'})")
+    for team in sorted(rnd.challenges):
+        try:
+            checks.storyteller(rnd, team)
+        except DixitError as exc:
+            report.problems.append(f"{layout.challenge_entry(rnd.number, team)}: {exc}")
+    report.count("turns")
+
+
 def _at_close(state: st.State, timeline: Timeline, closed_at: int) -> st.State:
     """The registry as it stood when a round's results were committed: later registrations
     and removals do not change what that round was scored with."""
@@ -151,6 +180,8 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
         escrow = snap.read(escrow_path)
         if escrow is not None and seal.sha256_hex(escrow) != ch.seal.get("escrow_sha256"):
             report.problems.append(f"{escrow_path}: does not match its seal")
+        _check_published(snap, ch, report)
+        _check_timed_hints(state, rnd, team, ch, report)
         try:
             dom = domains.parse(ch.domain, root=ledger.root, seed=int(ch.meta.get("seed", 0)))
             if dom.identity() != ch.seal.get("domain_id"):
@@ -168,6 +199,7 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
         if escrow is not None and seal.sha256_hex(escrow) != sub.seal.get("escrow_sha256"):
             report.problems.append(f"{escrow_path}: does not match its seal")
         report.count("seals")
+    _check_releases(state, rnd, timeline, report)
     res_path = layout.results_path(rnd.number)
     closed_at = timeline.at(res_path)
     if closed_at is not None:
@@ -232,6 +264,98 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
 
 
 
+def _check_published(snap: Any, ch: st.Challenge, report: Report) -> None:
+    """A challenge entry holds only known keys and well-formed hints, and every hint picture it
+    names is committed beside it, matching its hash (and none that it does not name)."""
+    entry = f"{ch.folder}/challenge.toml"
+    try:
+        checks.challenge_meta(ch.meta)
+    except DixitError as exc:
+        report.problems.append(f"{entry}: {exc}")
+        return
+    images = ch.meta.get("hint_images", [])
+    for i in range(1, len(images) + 1):
+        path = f"{ch.folder}/{layout.hint_image_name(i)}"
+        data = snap.read(path)
+        try:
+            if data is None:
+                raise EntryError("missing (its challenge entry names it)")
+            checks.hint_image(ch.meta, i, data)
+        except DixitError as exc:
+            report.problems.append(f"{path}: {exc}")
+    for path in snap.paths(f"{ch.folder}/"):
+        m = layout.HINT_IMAGE.match(path.rsplit("/", 1)[1])
+        if m and int(m.group(1)) > len(images):
+            report.problems.append(f"{path}: a hint image its challenge entry does not name")
+
+
+def _check_timed_hints(state: st.State, rnd: st.Round, team: str, ch: st.Challenge,
+                       report: Report) -> None:
+    """Each timed hint falls before submit-by and its escrow is the one sealed."""
+    entry = f"{ch.folder}/challenge.toml"
+    try:
+        timed = checks.timed_hints(ch.meta)
+        checks.hint_times(rnd, ch.meta)
+    except DixitError as exc:
+        report.problems.append(f"{entry}: {exc}")
+        return
+    for i, hint in enumerate(timed, 1):
+        path = layout.hint_escrow_path(rnd.number, team, i)
+        blob = state.snapshot.read(path)
+        if blob is None or seal.sha256_hex(blob) != hint["escrow_sha256"]:
+            report.problems.append(f"{path}: " + ("missing" if blob is None
+                                                  else "does not match its seal"))
+
+
+def _check_releases(state: st.State, rnd: st.Round, timeline: Timeline,
+                    report: Report) -> None:
+    """Every released timed hint opens its seal and came no earlier than its time, by the
+    closer's signed clock and by its commit's time; a closed round released every hint that
+    was due before it closed."""
+    for (team, index), rel in sorted(rnd.hints.items()):
+        entry = layout.hint_entry(rnd.number, team, index)
+        ch = rnd.challenges.get(team)
+        try:
+            timed = checks.timed_hints(ch.meta) if ch is not None else []
+        except DixitError:
+            timed = []  # reported with the challenge
+        if index > len(timed):
+            report.problems.append(f"{entry}: releases a timed hint its challenge does not have")
+            continue
+        at = str(timed[index - 1]["at"])
+        try:
+            if rel.at != at:
+                raise EntryError(f"names the time {rel.at}, but the hint is sealed for {at}")
+            checks.hint_release_time(rnd, rel)
+            when = timeline.time_of(entry)
+            if when is not None and when < clock.parse_iso(at).timestamp():
+                raise EntryError(f"committed at {clock.iso(datetime.fromtimestamp(when, UTC))}, "
+                                 f"before its time ({at})")
+            if rel.path is not None:
+                payload = state.snapshot.read(rel.path)
+                if payload is None:
+                    raise SealError(f"its text {rel.path} is missing")
+                checks.hint_matches(state.info, rnd, team, index,
+                                    seal.unb64(str(rel.salt), "salt"), payload,
+                                    "the released hint")
+        except DixitError as exc:
+            report.problems.append(f"{timeline.where(entry)}: {exc}")
+        report.count("hints")
+    if not rnd.closed or rnd.results is None:
+        return
+    closed = str(rnd.results.get("closed", ""))
+    for team, ch in sorted(st.set_aside(rnd, state.removed).challenges.items()):
+        try:
+            timed = checks.timed_hints(ch.meta)
+        except DixitError:
+            continue
+        for i, hint in enumerate(timed, 1):
+            if (team, i) not in rnd.hints and closed and str(hint["at"]) <= closed:
+                report.problems.append(f"{layout.hint_entry(rnd.number, team, i)}: {team}'s "
+                                       f"timed hint {i}, due at {hint['at']}, was never "
+                                       f"released before the round closed ({closed})")
+
+
 def _check_history(ledger: Ledger, report: Report) -> Timeline:
     """Walk every commit once (one git process): sealed files are written once and never
     changed or deleted; a round's folder does not change after its results are committed.
@@ -241,13 +365,15 @@ def _check_history(ledger: Ledger, report: Report) -> Timeline:
     if head is None:
         return timeline
     log = ledger.repo.git.log("--reverse", "--no-renames", "--raw", "--no-abbrev",
-                              "--format=@@%H", head)
+                              "--format=@@%H %ct", head)
     closed_at: dict[str, str] = {}
     replaced: list[tuple[str, str, str, str]] = []  # (commit, path, old blob, new blob)
     commits = 0
     for block in log.split("@@")[1:]:
         lines = [ln for ln in block.splitlines() if ln.strip()]
-        commit, changes = lines[0].strip(), []
+        commit, _sep, when = lines[0].strip().partition(" ")
+        changes = []
+        timeline.times.append(int(when) if when.isdigit() else 0)
         for ln in lines[1:]:
             meta, path = ln.split("\t", 1)
             _om, _nm, old_blob, new_blob, status = meta.lstrip(":").split()

@@ -9,10 +9,13 @@
     rounds/NNN/challenges/<team>/challenge.toml      team-signed metadata, model config, seal
     rounds/NNN/challenges/<team>/model.safetensors   the public model
     rounds/NNN/challenges/<team>/labeler.escrow      the secret, encrypted to the closer
+    rounds/NNN/challenges/<team>/hint-image-N.png    a hint picture, published (hash signed)
+    rounds/NNN/challenges/<team>/hint-N.escrow       a timed hint, encrypted to the closer
     rounds/NNN/submissions/<team>/<target>.toml      team-signed seal of a program
     rounds/NNN/submissions/<team>/<target>.escrow    the program, encrypted to the closer
     rounds/NNN/reveals/<team>/<item>.toml            reveal record (salt), signed by team or closer
     rounds/NNN/reveals/<team>/<item>.py|.txt         the revealed secret, program or flag guess
+    rounds/NNN/hints/<team>/hint-N.toml|.txt         a released timed hint (closer-signed)
     rounds/NNN/results.toml                          closer-signed results; the round is closed
 
 Pure: names and patterns only, no I/O.
@@ -40,16 +43,19 @@ _ROUND_PATH = re.compile(r"^rounds/(\d{3,})/(.+)$")
 ROUND_FILES = [
     re.compile(r"^round\.toml$"),
     re.compile(r"^results\.toml$"),
-    re.compile(rf"^challenges/{_NAME}/(challenge\.toml|model\.safetensors|labeler\.escrow)$"),
+    re.compile(rf"^challenges/{_NAME}/(challenge\.toml|model\.safetensors|labeler\.escrow|"
+               r"hint-image-[1-9][0-9]*\.png|hint-[1-9][0-9]*\.escrow)$"),
     re.compile(rf"^submissions/{_NAME}/{_NAME}\.(toml|escrow)$"),
     re.compile(rf"^reveals/{_NAME}/{_NAME}\.(toml|py|txt)$"),
+    re.compile(rf"^hints/{_NAME}/hint-[1-9][0-9]*\.(toml|txt)$"),
 ]
 # Every file of the team registry: a registration, and the team's rotations and removal.
 _REGISTRY_FILE = re.compile(rf"^teams/({_NAME})(?:\.toml|/(?:key-\d{{3,}}|removed)\.toml)$")
 # Files written once and never changed or deleted (a submission may be replaced until
 # submit-by, so it is not here).
 IMMUTABLE = re.compile(r"^(tournament\.toml|teams/[^/]+\.toml|teams/[^/]+/[^/]+\.toml|"
-                       r"rounds/\d+/(round\.toml|results\.toml|challenges/.*|reveals/.*))$")
+                       r"rounds/\d+/(round\.toml|results\.toml|challenges/.*|reveals/.*|"
+                       r"hints/.*))$")
 SUBMISSION_FILE = re.compile(r"^rounds/(\d+)/submissions/")
 ROUND_FILE = re.compile(r"^rounds/(\d+)/")
 RESULTS_FILE = re.compile(r"^rounds/(\d+)/results\.toml$")
@@ -98,6 +104,34 @@ def escrow_path(number: int, owner: str, item: str) -> str:
     return f"{round_dir(number)}/submissions/{owner}/{item}.escrow"
 
 
+HINT_IMAGE = re.compile(r"\Ahint-image-([1-9][0-9]*)\.png\Z")
+HINT_ESCROW = re.compile(r"\Ahint-([1-9][0-9]*)\.escrow\Z")
+
+
+def hint_image_name(index: int) -> str:
+    """The file name of a challenge's ``index``-th (1-based) hint picture."""
+    return f"hint-image-{index}.png"
+
+
+def hint_escrow_path(number: int, team: str, index: int) -> str:
+    """Where the escrow of ``team``'s ``index``-th (1-based) timed hint lives."""
+    return f"{challenge_dir(number, team)}/hint-{index}.escrow"
+
+
+def hints_dir(number: int, team: str) -> str:
+    return f"{round_dir(number)}/hints/{team}"
+
+
+def hint_entry(number: int, team: str, index: int) -> str:
+    """The closer's record of the release of ``team``'s ``index``-th timed hint."""
+    return f"{hints_dir(number, team)}/hint-{index}.toml"
+
+
+def hint_text(number: int, team: str, index: int) -> str:
+    """The released hint's exact bytes, checked against its seal."""
+    return f"{hints_dir(number, team)}/hint-{index}.txt"
+
+
 def registration_path(team: str) -> str:
     return f"teams/{team}.toml"
 
@@ -120,7 +154,7 @@ def registry_team(path: str) -> str | None:
 class Place:
     """What a ledger path is: its kind, round, the team (folder) and the identity that signs."""
 
-    kind: str                 # team | round | challenge | submission | reveal | results
+    kind: str                 # team | round | challenge | submission | reveal | hint | results
     signer: str               # ORGANIZER, CLOSER or a team name
     round: int | None = None
     team: str | None = None   # the team the path belongs to (or registers)
@@ -131,7 +165,7 @@ class Place:
         folder = path.rsplit("/", 1)[0]
         if self.kind == "challenge":
             return f"{folder}/challenge.toml"
-        if self.kind in ("submission", "reveal"):
+        if self.kind in ("submission", "reveal", "hint"):
             return f"{folder}/{self.name.rsplit('.', 1)[0]}.toml"
         return path
 
@@ -148,5 +182,7 @@ def classify(path: str) -> Place | None:
         return Place("round", ORGANIZER, number)
     if rest == ["results.toml"]:
         return Place("results", CLOSER, number)
+    if rest[0] == "hints":  # released by the closer, in the proposer's folder
+        return Place("hint", CLOSER, number, team=rest[1], name=rest[2])
     kind = {"challenges": "challenge", "submissions": "submission", "reveals": "reveal"}[rest[0]]
     return Place(kind, rest[1], number, team=rest[1], name=rest[2])

@@ -2,7 +2,8 @@
 
 Pure functions over records. A challenge secret's seal binds its exact bytes to the tournament,
 round, team, kind, domain identity and model hash; a program's seal binds it to the challenge's
-seal, so a program sealed for one challenge can never be presented as sealed for another.
+seal, so a program sealed for one challenge can never be presented as sealed for another; a
+timed hint's seal binds it to its challenge's seal, its index and its release time.
 """
 
 from __future__ import annotations
@@ -47,3 +48,11 @@ def check_reveal(seal_table: dict[str, Any], context: dict[str, Any], salt: byte
     commitment = str(seal_table.get("commitment", ""))
     if not seal.check_commitment(commitment, str(context["purpose"]), context, salt, payload):
         raise SealError(f"{where}: revealed content does not match its seal")
+
+
+def hint_context(tournament: str, round_no: int, team: str, index: int, at: str,
+                 challenge_commitment: str) -> dict[str, Any]:
+    """What a timed hint is sealed to: its challenge (by the seal of its secret), its place
+    among the challenge's timed hints and its release time, so none can be moved or swapped."""
+    return {"purpose": "hint", "tournament": tournament, "round": round_no, "team": team,
+            "index": index, "at": at, "challenge": challenge_commitment}

@@ -78,6 +78,20 @@ class Reveal:
     by: str
 
 
+@dataclass(frozen=True)
+class HintRelease:
+    """The closer's release of a timed hint: its exact bytes (``path``) with the seal's salt,
+    or why it could not be released (``error``; then no path and no salt)."""
+
+    team: str
+    index: int                # 1-based, in the challenge's timed_hints
+    at: str                   # when it was due (from the challenge's seal)
+    released: str             # the closer's clock when it released it
+    path: str | None
+    salt: str | None
+    error: str | None = None
+
+
 @dataclass
 class Round:
     number: int
@@ -88,6 +102,10 @@ class Round:
     submissions: dict[tuple[str, str], Submission] = field(default_factory=dict)
     reveals: dict[tuple[str, str], Reveal] = field(default_factory=dict)
     results: dict[str, Any] | None = None
+    # Who may propose, fixed when the round opened (``dixit.rules.turns``); None: every team
+    storytellers: tuple[str, ...] | None = None
+    per_round: int | None = None
+    hints: dict[tuple[str, int], HintRelease] = field(default_factory=dict)  # released
 
     @property
     def closed(self) -> bool:
@@ -175,7 +193,8 @@ def set_aside(rnd: Round, removed: set[str]) -> Round:
                   if k[0] not in removed and k[1] not in removed},
                  {k: r for k, r in rnd.reveals.items()
                   if k[0] not in removed and k[1] not in removed},
-                 rnd.results)
+                 rnd.results, rnd.storytellers, rnd.per_round,
+                 {k: h for k, h in rnd.hints.items() if k[0] not in removed})
 
 
 def _read(snap: Snapshot, path: str) -> bytes:
@@ -258,6 +277,36 @@ def _key_history(snap: Snapshot, info: Info, name: str, key: str, added: str) ->
     return Team(name, tuple(keys), added, removed)
 
 
+def _hint_release(state: State, number: int, team: str, name: str) -> HintRelease:
+    path = f"{layout.hints_dir(number, team)}/{name}"
+    h = entries.verify(_read(state.snapshot, path), path, state.info.closer_key).get("hint", {})
+    index = get(h, "index", int, path)
+    if (get(h, "team", str, path), get(h, "round", int, path), f"hint-{index}.toml") != (
+            team, number, name) or get(h, "by", str, path) != "closer":
+        raise EntryError(f"{path}: entry names another team, round or hint than its place")
+    error = h.get("error")
+    if error is not None:
+        return HintRelease(team, index, get(h, "at", str, path),
+                           get(h, "released", str, path), None, None, str(error))
+    if get(h, "file", str, path) != f"hint-{index}.txt":
+        raise EntryError(f"{path}: the released text must be hint-{index}.txt")
+    return HintRelease(team, index, get(h, "at", str, path), get(h, "released", str, path),
+                       layout.hint_text(number, team, index), get(h, "salt", str, path))
+
+
+def _turns(rnd: Round, r: dict[str, Any], path: str) -> None:
+    """A rotating round's storytellers, as its round entry records them."""
+    tellers = r.get("storytellers")
+    if get(r, "proposers", str, path) != "rotate" or not isinstance(tellers, list) \
+            or not tellers or not all(isinstance(t, str) for t in tellers):
+        raise EntryError(f"{path}: a round with turns says proposers = \"rotate\" and names "
+                         "its storytellers (a list of teams)")
+    for team in tellers:
+        entries.check_name(team, "storyteller (team name)")
+    rnd.storytellers = tuple(tellers)
+    rnd.per_round = get(r, "per_round", int, path)
+
+
 def _load_round(state: State, number: int) -> Round:
     snap = state.snapshot
     base = layout.round_dir(number)
@@ -269,6 +318,8 @@ def _load_round(state: State, number: int) -> Round:
     rnd = Round(number=number, propose_by=clock.parse_iso(get(r, "propose_by", str, path)),
                 submit_by=clock.parse_iso(get(r, "submit_by", str, path)),
                 opened=str(r.get("opened", "")))
+    if "storytellers" in r or "proposers" in r:
+        _turns(rnd, r, path)
     for team in snap.children(f"{base}/challenges"):
         path = f"{base}/challenges/{team}/challenge.toml"
         payload = state.verify_team_entry(_read(snap, path), path, team)
@@ -320,6 +371,11 @@ def _load_round(state: State, number: int) -> Round:
             rnd.reveals[(owner, item)] = Reveal(
                 owner=owner, item=item, path=f"{layout.reveal_dir(number, owner)}/{file}",
                 salt=get(rv, "salt", str, path), by=by)
+    for team in snap.children(f"{base}/hints"):
+        for name in snap.children(f"{base}/hints/{team}"):
+            if name.endswith(".toml"):
+                release = _hint_release(state, number, team, name)
+                rnd.hints[(team, release.index)] = release
     res_path = f"{base}/results.toml"
     if snap.exists(res_path):
         rnd.results = entries.verify(_read(snap, res_path), res_path, state.info.closer_key)

@@ -57,6 +57,13 @@ batch_size = 4096
 # Weakest isolation `dixit score` accepts: "full" (Landlock + seccomp + rlimits),
 # "partial" (some kernel mechanism missing) or "none". Override once with --allow-weak-isolation.
 isolation = "full"
+
+[rounds]
+# Who proposes in a round (the storytellers): "all" registered teams, or "rotate": per_round of
+# them in turn, fixed when the round opens (fewest turns so far first, then the longest since
+# their last turn, then by name; the round entry records them). Everyone else solves.
+proposers = "all"
+per_round = 1
 """
 
 
@@ -78,6 +85,21 @@ class ReplayRules:
 
 
 @dataclass(frozen=True)
+class Rounds:
+    """``[rounds]``: who proposes. ``all`` (every team may) or ``rotate`` (``per_round``
+    storytellers a round, in turn: ``dixit.rules.turns``)."""
+
+    proposers: str = "all"
+    per_round: int = 1
+
+
+def _rounds(data: dict[str, Any]) -> Rounds:
+    d = Rounds()
+    return Rounds(proposers=_get(data, "rounds", "proposers", str, d.proposers),
+                  per_round=_get(data, "rounds", "per_round", int, d.per_round))
+
+
+@dataclass(frozen=True)
 class Rulebook:
     threshold: float = 0.99
     kl_threshold: float = 0.1
@@ -87,6 +109,7 @@ class Rulebook:
     max_model_bytes: int = 67108864
     max_program_bytes: int = 262144
     replay: ReplayRules = field(default_factory=ReplayRules)
+    rounds: Rounds = field(default_factory=Rounds)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,6 +149,7 @@ def from_dict(data: dict[str, Any]) -> Rulebook:
         max_model_bytes=_get(data, "limits", "max_model_bytes", int, d.max_model_bytes),
         max_program_bytes=_get(data, "limits", "max_program_bytes", int, d.max_program_bytes),
         replay=rp,
+        rounds=_rounds(data),
     )
     validate(book)
     return book
@@ -143,6 +167,7 @@ def from_record(record: dict[str, Any]) -> Rulebook:
         "limits": {"max_model_bytes": record.get("max_model_bytes"),
                    "max_program_bytes": record.get("max_program_bytes")},
         "replay": record.get("replay", {}),
+        "rounds": record.get("rounds", {}),  # none recorded before turns existed: "all"
     })
 
 
@@ -169,6 +194,10 @@ def validate(book: Rulebook) -> None:
         raise RulesError("rules.toml: replay limits must be positive")
     if r.isolation not in ("full", "partial", "none"):
         raise RulesError("rules.toml: replay.isolation must be \"full\", \"partial\" or \"none\"")
+    if book.rounds.proposers not in ("all", "rotate"):
+        raise RulesError("rules.toml: rounds.proposers must be \"all\" or \"rotate\"")
+    if book.rounds.per_round < 1:
+        raise RulesError("rules.toml: rounds.per_round must be >= 1")
 
 
 def parse_text(text: str, source: str = "rules.toml") -> Rulebook:

@@ -27,6 +27,11 @@ checks of ``dixit.models`` (never unpickled); the labeler is never run here.
                    where each check is "ok", "mismatch", "missing" (or null: nothing to check)
     results       null, or for a closed round {"model_accuracy", "claimed_accuracy",
                    "claim_flagged", "void", "solved_by", "points"}
+    hints         the published hints (texts); hint_images: their pictures (absolute paths)
+    answer_format a flag challenge's public answer format, or null
+    timed_hints   [{"index", "at", "status", "released", "text", "error"}]: status "due",
+                  "released" or "failed" (``dixit.views.read.published``); a local folder's
+                  are "sealed at propose", with their times as written and never their text
     files         absolute paths: {"folder", "challenge", "model", "secret" (a local folder's
                    labeler or flag file), "escrow", "reveal", "results"} (null: no such file)
     problems      one line per failed check (empty when everything holds)
@@ -57,6 +62,7 @@ from dixit.league import checks
 from dixit.ledger import clock, entries, layout, seal, state as st
 from dixit.ledger.fsutil import read_regular
 from dixit.ledger.store import Ledger, find_root
+from dixit.views import read as read_views, tables
 
 if TYPE_CHECKING:
     from torch import nn
@@ -294,6 +300,7 @@ def describe(t: Target) -> dict[str, Any]:
                      "train_frac": meta.get("train_frac"), "seed": meta.get("seed"),
                      "positive_rate": meta.get("positive_rate")},
         "judging": _judging(t, problems),
+        **_published(t),
         "seal": None,
         "results": None,
         "files": _files(t),
@@ -304,6 +311,26 @@ def describe(t: Target) -> dict[str, Any]:
         if rnd.results is not None:
             doc["results"] = _results(rnd.results, entry.team)
     return doc
+
+
+def _published(t: Target) -> dict[str, Any]:
+    """The hints and answer format, from the signed entry or the local folder."""
+    if t.entry is not None and t.ledger is not None:
+        shown = read_views.published(t.entry, t.round,
+                                     t.state.snapshot if t.state is not None else None)
+        shown["hint_images"] = [str(t.ledger.root / p) for p in shown["hint_images"]]
+        return shown
+    hints = t.local.hints if t.local is not None else None
+    if hints is None:
+        return {"hints": [], "hint_images": [], "answer_format": None, "timed_hints": []}
+    # a local folder's timed hints are still the proposer's secret: their times only
+    return {"hints": list(hints.texts),
+            "hint_images": [str(t.folder / layout.hint_image_name(i))
+                            for i in range(1, len(hints.images) + 1)],
+            "answer_format": hints.answer_format,
+            "timed_hints": [{"index": i, "at": when, "status": "sealed at propose",
+                             "released": None, "text": None, "error": None}
+                            for i, (when, _text) in enumerate(hints.timed, 1)]}
 
 
 def _files(t: Target) -> dict[str, str | None]:
@@ -498,6 +525,16 @@ def renderable(doc: dict[str, Any]) -> Group:
         need = f"{jd['required']:.4g} nats" if jd["metric"] == "kl" else _pct(jd["required"])
         row("judged by", f"{jd['metric']} with the {jd['against']} (output {jd['output']}); "
             f"solved at {'<=' if jd['metric'] == 'kl' else '>='} {need}")
+    for hint in doc.get("hints", []):
+        row("hint", hint)
+    for picture in doc.get("hint_images", []):
+        row("hint picture", picture)
+    if doc.get("answer_format"):
+        row("answer format", str(doc["answer_format"]))
+    for h in doc.get("timed_hints", []):
+        row(f"timed hint {h['index']}", f"at {h['at']} (sealed at propose; its text stays "
+            "secret until the closer releases it)" if h["status"] == "sealed at propose"
+            else tables.timed_hint_text(h))
     sl = doc["seal"]
     if sl is not None:
         table.add_section()

@@ -22,8 +22,8 @@ from typing import Any
 
 from dixit import views
 from dixit.data import domains
-from dixit.errors import UsageError
-from dixit.league import judge, secrets
+from dixit.errors import DixitError, UsageError
+from dixit.league import checks, judge, secrets
 from dixit.ledger import clock, layout, state as st
 from dixit.ledger.fsutil import atomic_write
 from dixit.replay import reference
@@ -46,6 +46,8 @@ color:#5b6570}td.none{color:#9aa3ad}
 .bar{color:#5b6570;font-weight:400;font-size:.85em}
 figure{margin:1rem 0 2rem}figure img{max-width:100%;height:auto;border:1px solid #e4e7eb}
 figcaption{color:#5b6570;font-size:.9em}
+dl.hints dt{font-weight:600;margin-top:.4rem}img.hint{max-width:24rem;height:auto;
+border:1px solid #e4e7eb}
 """
 
 
@@ -83,6 +85,8 @@ def build(ledger: Any, out: Path, *, pictures: bool = True, allow_weak: bool = F
         for rnd in closed:
             maps.update(_draw_round(state, rnd, ledger.root, out, site, allow_weak, progress))
     site.rounds = [r.number for r in closed]
+    for rnd in closed:
+        maps.update(_hint_pictures(state, rnd, out))
     page = _page(state, closed, maps, state.snapshot.commit)
     atomic_write(out / "index.html", page.encode("utf-8"))
     return site
@@ -104,7 +108,7 @@ def _page(state: st.State, closed: list[st.Round], maps: dict[tuple[int, str], s
              _standings(views.standings(state))]
     for rnd in reversed(closed):
         assert rnd.results is not None
-        parts.append(_round(judge.public(rnd.results), maps))
+        parts.append(_round(judge.public(rnd.results), maps, _hints(state, rnd, maps)))
     parts.append("<footer><p class=\"note\">Re-derive every number on this page from a clone "
                  "of the ledger with <code>dixit verify</code>.</p></footer></body></html>\n")
     return "\n".join(parts)
@@ -115,6 +119,9 @@ def _standings(data: dict[str, Any]) -> str:
     for r in data["standings"]:
         flag = (f"<span class=\"flag\">⚑ claim off ×{r['flagged_claims']}</span>"
                 if r.get("flagged_claims") else "")
+        if r.get("proposed_nothing"):
+            flag += (" " if flag else "") + ("proposed nothing in round "
+                                             + ", ".join(map(str, r["proposed_nothing"])))
         rows.append(f"<tr><td>{r['rank']}</td><td class=\"name\">{_e(r['team'])}</td>"
                     f"<td class=\"pts\">{r['points']}</td><td>{r['solves']}</td>"
                     f"<td>{r['dixits']}</td><td class=\"name\">{flag}</td></tr>")
@@ -126,7 +133,7 @@ def _standings(data: dict[str, Any]) -> str:
             "Dixits (proposals solved by exactly one team), then name.</p></section>")
 
 
-def _round(res: dict[str, Any], maps: dict[tuple[int, str], str]) -> str:
+def _round(res: dict[str, Any], maps: dict[tuple[int, str], str], hints: str = "") -> str:
     number, teams = int(res["round"]), [str(t) for t in res.get("teams", [])]
     head = "".join(f"<th>{_e(t)}</th>" for t in teams)
     rows = []
@@ -186,7 +193,7 @@ def _round(res: dict[str, Any], maps: dict[tuple[int, str], str]) -> str:
             "<h3>Models: claimed vs measured held-out accuracy</h3><table class=\"claims\">"
             "<thead><tr><th class=\"name\">challenge</th><th class=\"name\">domain</th>"
             "<th>claimed</th><th>measured</th><th class=\"name\"></th></tr></thead>"
-            f"<tbody>{''.join(claims)}</tbody></table>"
+            f"<tbody>{''.join(claims)}</tbody></table>" + hints
             + (f"<h3>Label maps</h3>{''.join(figures)}" if figures else "") + "</section>")
 
 
@@ -264,3 +271,50 @@ def _draw_challenge(state: st.State, rnd: st.Round, target: str, dom: domains.Do
                                      why))
     pictures.render(panels, truth.labels, tuple(dom.dims), path)
     return True
+
+
+# -- hints ---------------------------------------------------------------------------------------
+
+
+def _hints(state: st.State, rnd: st.Round, maps: dict[tuple[int, str], str]) -> str:
+    """The round's hints, timed hints with their release times, and answer formats, every
+    text escaped (a team wrote it)."""
+    items = []
+    for team, ch in sorted(rnd.challenges.items()):
+        shown = views.published(ch, rnd, state.snapshot)
+        lines = [f"<li>{_e(h)}</li>" for h in shown["hints"]]
+        for i in range(1, len(shown["hint_images"]) + 1):
+            src = maps.get((rnd.number, f"{team}/hint-{i}"))
+            if src:
+                lines.append(f"<li><img class=\"hint\" src=\"{_e(src)}\" alt=\"hint picture "
+                             f"{i} of {_e(team)}'s challenge\"></li>")
+        for h in shown["timed_hints"]:
+            if h["status"] == "due":
+                what = f"due at {_e(h['at'])}, never released"
+            elif h["text"] is None:
+                what = f"released at {_e(h['released'])} without text: {_e(h['error'])}"
+            else:
+                what = (f"due at {_e(h['at'])}, released at {_e(h['released'])}: "
+                        f"{_e(h['text'])}")
+            lines.append(f"<li>timed hint {h['index']}, {what}</li>")
+        if shown["answer_format"]:
+            lines.append(f"<li>answer format: <em>{_e(shown['answer_format'])}</em></li>")
+        if lines:
+            items.append(f"<dt>{_e(team)}</dt><dd><ul>{''.join(lines)}</ul></dd>")
+    return f"<h3>Hints</h3><dl class=\"hints\">{''.join(items)}</dl>" if items else ""
+
+
+def _hint_pictures(state: st.State, rnd: st.Round, out: Path) -> dict[tuple[int, str], str]:
+    """Copy the round's hint pictures into the site, each checked to be a PNG again."""
+    copied: dict[tuple[int, str], str] = {}
+    for team, ch in sorted(rnd.challenges.items()):
+        for i in range(1, len(ch.meta.get("hint_images", [])) + 1):
+            data = state.snapshot.read(f"{ch.folder}/{layout.hint_image_name(i)}") or b""
+            try:
+                checks.hint_image(ch.meta, i, data)
+            except DixitError:
+                continue
+            rel = f"img/r{rnd.number:03d}-{team}-hint-{i}.png"
+            atomic_write(out / rel, data)
+            copied[(rnd.number, f"{team}/hint-{i}")] = rel
+    return copied

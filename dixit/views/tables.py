@@ -96,9 +96,12 @@ def standings_table(data: dict[str, Any]) -> Table:
     notes = {row["team"]: _notes(row) for row in rows}
     caption = "ties: more solves, then more Dixits (proposals solved by exactly one team), " \
         "then name"
-    if any(notes.values()):
+    if any(row.get("flagged_claims") for row in rows):
         caption += ("\n⚑ claim off ×N: N of the team's models measured further from their "
                     "claimed accuracy than claims.accuracy_tolerance")
+    if any(row.get("proposed_nothing") for row in rows):
+        caption += ("\nproposed nothing in round N: the team was to propose (every team, or a "
+                    "storyteller of a rotating round) and did not")
     table = Table(title=f"Standings after {len(rounds)} closed round(s)", title_justify="left",
                   caption=caption)
     columns = [("#", "right"), ("team", "left"), ("points", "right"), ("solves", "right"),
@@ -119,21 +122,29 @@ def standings_table(data: dict[str, Any]) -> Table:
 def _notes(row: dict[str, Any]) -> Text:
     text = Text("⚑ claim off ×" + str(row["flagged_claims"]), style="yellow") \
         if row.get("flagged_claims") else Text("")
+    if row.get("proposed_nothing"):
+        text.append((" " if text else "") + "proposed nothing in round "
+                    + ", ".join(map(str, row["proposed_nothing"])), style="dim")
     if row.get("removed"):
         text.append((" " if text else "") + "removed", style="dim")
     return text
 
 
-def status_table(data: dict[str, Any]) -> Table:
+def status_table(data: dict[str, Any]) -> Table | Group:
     rnd = data.get("round")
     title = f"{data['tournament']}: " + (f"round {rnd['round']:03d}, {rnd['phase']}" if rnd
                                          else "no round open yet")
-    table = Table(title=title, title_justify="left",
-                  caption=(f"propose by {rnd['propose_by']}, submit by {rnd['submit_by']}"
-                           if rnd else None))
+    caption = f"propose by {rnd['propose_by']}, submit by {rnd['submit_by']}" if rnd else None
+    tellers = rnd.get("storytellers") if rnd else None
+    if tellers is not None:
+        caption = f"{caption}\nstorytellers (only they propose): {', '.join(tellers)}"
+    table = Table(title=title, title_justify="left", caption=caption)
     table.add_column("team")
+    if tellers is not None:
+        table.add_column("role")
     table.add_column("challenge")
     table.add_column("submitted to")
+    nothing = set(rnd.get("proposed_nothing", [])) if rnd else set()
     proposed = {c["team"]: c for c in rnd["challenges"]} if rnd else {}
     subs: dict[str, list[str]] = {}
     for c in proposed.values():
@@ -141,9 +152,35 @@ def status_table(data: dict[str, Any]) -> Table:
             subs.setdefault(s, []).append(c["team"])
     for team in data["teams"]:
         c = proposed.get(team)
-        table.add_row(_t(team), _t(f"{c['domain']} ({c['kind']})") if c else Text("-", "dim"),
-                      _t(", ".join(sorted(subs.get(team, []))) or "-"))
-    return table
+        cells = [_t(team)]
+        if tellers is not None:
+            cells.append(Text("storyteller") if team in tellers else Text("solver", "dim"))
+        cells.append(_t(f"{c['domain']} ({c['kind']})") if c else
+                     Text("proposed nothing", "yellow") if team in nothing else Text("-", "dim"))
+        cells.append(_t(", ".join(sorted(subs.get(team, []))) or "-"))
+        table.add_row(*cells)
+    notes = [line for c in proposed.values() for line in hint_lines(c)]
+    return Group(table, *notes) if notes else table
+
+
+def hint_lines(c: dict[str, Any]) -> list[Text]:
+    """A challenge's hints and answer format, one plain line each (team-written text)."""
+    lines = [Text(f"{c['team']}: hint: {h}") for h in c.get("hints", [])]
+    lines += [Text(f"{c['team']}: hint picture: {p}") for p in c.get("hint_images", [])]
+    if c.get("answer_format"):
+        lines.append(Text(f"{c['team']}: answer format: {c['answer_format']}"))
+    for h in c.get("timed_hints", []):
+        lines.append(Text(f"{c['team']}: timed hint {h['index']}: " + timed_hint_text(h)))
+    return lines
+
+
+def timed_hint_text(h: dict[str, Any]) -> str:
+    """"due at ..." before its release (never its text), else its release and text."""
+    if h["status"] == "due":
+        return f"due at {h['at']}"
+    if h["status"] == "failed" or h.get("text") is None:
+        return f"released at {h['released']} without text: {h.get('error')}"
+    return f"released at {h['released']}: {h['text']}"
 
 
 def print_json(console: Console, data: Any) -> None:
