@@ -233,6 +233,66 @@ def submit(
 
 
 @app.command()
+def check(
+    program: Annotated[Path, typer.Argument(help="Python file defining label(x) (or a flag "
+                                            "guess, for a flag challenge).")],
+    challenge: Annotated[str, typer.Option("--challenge", "-c",
+                                           help="The team whose challenge it is for.")],
+    round_no: RoundOpt = None,
+    allow_weak_isolation: Annotated[bool, typer.Option(
+        "--allow-weak-isolation", help="Run even with a weaker sandbox than the rulebook's.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Try a program before submitting it: run it in the same sandbox, limits and output
+    checks as `dixit score`, against the challenge's published model over the public
+    inputs (never the sealed labeler), and report whether it defines label(x), returns the
+    declared output, the time and memory it used, and its agreement with the model. Nothing is
+    written; exit 1 when the close would record an error for it.
+
+    \b
+      dixit check mine.py --challenge alice
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    from dixit.league import precheck
+
+    doc = precheck.check(_reader(), challenge, program, round_no=round_no,
+                         allow_weak=allow_weak_isolation)
+    if as_json:
+        _emit(doc.as_dict())
+    else:
+        table = Table(title=f"check: {program.name} for {challenge}'s challenge (round "
+                      f"{doc.round:03d})", title_justify="left", show_header=False)
+        table.add_column(style="bold")
+        table.add_column()
+        table.add_row("runs", Text("yes", style="green") if doc.ok
+                      else Text(f"no: {doc.error}", style="red"))
+        table.add_row("judged as", f"{doc.kind}, output {doc.output}, metric {doc.metric}")
+        if doc.kind != "flag":
+            lim = doc.limits or {}
+            table.add_row("inputs", f"{doc.inputs:,} of {doc.domain} (the public ones)")
+            table.add_row("time", f"{doc.seconds:.2f} s wall, {doc.cpu_seconds:.2f} s cpu "
+                          f"(limits {lim.get('wall_seconds')} s, {lim.get('cpu_seconds')} s)")
+            table.add_row("memory", f"{doc.max_rss_mb:,.0f} MB peak resident, the shared "
+                          f"torch runtime included (limit {lim.get('memory_mb')} MB extra)")
+        if doc.score_vs_model is not None:
+            score = f"{doc.score_vs_model:.4g} nats" if doc.metric == "kl" \
+                else f"{doc.score_vs_model:.2%}"
+            table.add_row("vs the model", f"{doc.metric} {score}; class ids agree "
+                          f"{doc.agreement_vs_model:.2%}")
+        if doc.printed.strip():
+            table.add_row("printed", Text(doc.printed.strip()[-500:]))
+        out.print(table)
+        if doc.kind != "flag":
+            _say("this is against the published model, not the sealed labeler: it shows the "
+                 "program runs and what it returns, not whether it solves")
+    if not doc.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
 def reveal(team: TeamOpt, round_no: RoundOpt = None, as_json: JsonOpt = False) -> None:
     """Reveal the team's own sealed labeler and programs (after submit-by); each is checked
     against its seal. Needed when the tournament runs without escrow."""

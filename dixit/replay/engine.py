@@ -85,6 +85,10 @@ class Outcome:
     error: str | None  # one line
     seconds: float
     output: str  # captured stdout/stderr, truncated to output_bytes
+    cpu_seconds: float = 0.0
+    # peak resident memory of the program's process, pages it shares with the warm worker
+    # (torch, numpy: a few hundred MB) included; 0 when not measured
+    max_rss_mb: float = 0.0
 
 
 def probe_isolation() -> Isolation:
@@ -488,9 +492,13 @@ class _Pool:
                   "limits": asdict(limits)}
 
         def finish(job: int, error: str | None, labels: numpy.ndarray | None,
-                   seconds: float, output: str) -> None:
+                   seconds: float, output: str, header: dict[str, Any] | None = None) -> None:
+            h = header or {}
+            cpu, rss = h.get("cpu", 0.0), h.get("max_rss_kb", 0)
             out = Outcome(key=programs[job].key, labels=labels, error=error, seconds=seconds,
-                          output=output)
+                          output=output,
+                          cpu_seconds=float(cpu) if isinstance(cpu, int | float) else 0.0,
+                          max_rss_mb=round(rss / 1024, 1) if isinstance(rss, int) else 0.0)
             results[job] = out
             if on_done is not None:
                 on_done(out)
@@ -549,7 +557,7 @@ class _Pool:
                                                  domain.kind, tuple(domain.input_shape))
                         printed = _read_file(header.get("output_path"), limits.output_bytes)
                         finish(job, error, labels, float(header.get("seconds", 0.0)),
-                               printed.decode("utf-8", errors="replace"))
+                               printed.decode("utf-8", errors="replace"), header)
                         dispatch(z)
                 if eof:
                     lost(z, "died")

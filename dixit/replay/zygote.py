@@ -371,6 +371,7 @@ class Zygote:
         header: dict[str, Any] = {
             "op": "done", "job": job, "seconds": round(seconds, 6),
             "cpu": round(usage.ru_utime + usage.ru_stime, 6), "timed_out": timed_out,
+            "max_rss_kb": int(usage.ru_maxrss),
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
             "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
             "file_bytes": self.file_bytes, "memory_bytes": self.memory_bytes,
