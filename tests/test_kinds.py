@@ -236,3 +236,28 @@ def test_inspect_show_and_site_handle_every_kind(mixed, dixit: Runner, tmp_path:
     dixit.ok("-C", league.root, "report", "-o", site)
     page = (site / "index.html").read_text()
     assert "carol" in page and "flag" in page
+
+
+def test_report_says_why_a_flag_has_no_picture(mixed, dixit: Runner, tmp_path: Path) -> None:
+    league, _results, _base = mixed
+    data = dixit.ok("-C", league.root, "report", "-o", tmp_path / "site", "--json").json()
+    assert "round 1 carol: a flag challenge's secret is a string, so there is no label map " \
+        "to draw" in data["skipped"]
+    assert not any("labeler failed" in why for why in data["skipped"])
+    assert data["pictures"] == ["img/r001-alice.png"]
+
+
+def test_report_without_matplotlib_writes_the_site(mixed, dixit: Runner, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The standings and tables need no plot: without the extra, one warning, no pictures."""
+    import sys
+
+    league, _results, _base = mixed
+    for mod in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, mod, None)
+    res = dixit("-C", league.root, "report", "-o", tmp_path / "site")
+    assert res.code == 0, res.err
+    lines = [ln for ln in res.err.splitlines() if "needs matplotlib" in ln]
+    assert len(lines) == 1 and "dixit[plots]" in lines[0]
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert "Who solved what" in page and "<img" not in page

@@ -138,7 +138,8 @@ def verify(
 def report_site(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the site to.")],
     no_pictures: Annotated[bool, typer.Option(
-        "--no-pictures", help="Skip the label maps (no replay, no matplotlib).")] = False,
+        "--no-pictures", help="Skip the label maps (no replay, no matplotlib). Without "
+        "matplotlib (the plots extra) they are skipped anyway, with one warning.")] = False,
     allow_weak_isolation: Annotated[bool, typer.Option(
         "--allow-weak-isolation", help="Replay for the pictures even with a weaker sandbox.")
     ] = False,

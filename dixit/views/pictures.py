@@ -54,6 +54,15 @@ class Panel(NamedTuple):
     reference: np.ndarray | None = None  # compared against instead of the figure's truth
 
 
+def can_draw() -> str | None:
+    """None when pictures can be drawn here; else why not, naming the extra to install."""
+    try:
+        _matplotlib()
+    except MissingExtraError as exc:
+        return str(exc)
+    return None
+
+
 def _matplotlib() -> tuple[Any, Any]:
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -28,6 +28,7 @@ from dixit.ledger import clock, layout, state as st
 from dixit.ledger.fsutil import atomic_write
 from dixit.replay import reference
 from dixit.views import pictures
+from dixit.views.pictures import can_draw
 from dixit.views.tables import describe_bar, format_score
 
 Progress = Callable[[int, int], None]
@@ -81,6 +82,12 @@ def build(ledger: Any, out: Path, *, pictures: bool = True, allow_weak: bool = F
     (out / "img").mkdir(parents=True, exist_ok=True)
     closed = [r for _n, r in sorted(state.rounds.items()) if r.closed]
     maps: dict[tuple[int, str], str] = {}
+    if pictures:
+        missing = can_draw()
+        if missing is not None:
+            # the standings and tables need no plot: the site is written without pictures
+            site.skipped.append(f"every label map: {missing}")
+            pictures = False
     if pictures:
         for rnd in closed:
             maps.update(_draw_round(state, rnd, ledger.root, out, site, allow_weak, progress))
@@ -213,7 +220,10 @@ def _draw_round(state: st.State, rnd: st.Round, root: Path, out: Path, site: Sit
             dom = domains.parse(ch.domain, root=root, seed=int(ch.meta.get("seed", 0)))
         except Exception:
             dom = None
-        if dom is None or not dom.is_grid2d:
+        if ch.kind == "flag":
+            site.skipped.append(f"round {rnd.number} {target}: a flag challenge's secret is a "
+                                "string, so there is no label map to draw")
+        elif dom is None or not dom.is_grid2d:
             site.skipped.append(f"round {rnd.number} {target}: not a 2-D grid domain")
         elif str(ch.meta.get("output", "binary")) != "binary":
             site.skipped.append(f"round {rnd.number} {target}: a label map draws binary "
@@ -248,7 +258,9 @@ def _draw_round(state: st.State, rnd: st.Round, root: Path, out: Path, site: Sit
                 drawn[(rnd.number, target)] = rel
                 site.pictures.append(rel)
             else:
-                site.skipped.append(f"round {rnd.number} {target}: labeler failed")
+                truth = outcomes.get(f"{target}/{target}/{layout.SECRET_ITEM}")
+                why = truth.error if truth is not None and truth.error else "not replayed"
+                site.skipped.append(f"round {rnd.number} {target}: labeler failed: {why}")
     return drawn
 
 
