@@ -56,6 +56,21 @@ step "The organizer closes the round early: reveal from escrow, replay in the sa
 run dixit -C "$DIR/organizer" score --force
 refused dixit -C "$DIR/dave" submit --team dave --challenge bob "$EX/programs/alice_for_bob.py"
 
+step "Round 2, beyond binary: bob's model emits a token per position (output sequence:4)"
+R2="$EX/round2"
+run dixit -C "$DIR/organizer" round open --propose-by +1h --submit-by +2h
+for t in "${TEAMS[@]}"; do git -C "$DIR/$t" pull -q --ff-only; done
+run dixit challenge new "$DIR/work/bob2" --labeler "$R2/running_max.py" --domain tokens:4x6 \
+  --output sequence:4 --arch transformer --set d_model=32 --heads 4 --d-mlp 64 --steps 50 \
+  --hint "every position looks back"
+run dixit -C "$DIR/bob" propose --team bob "$DIR/work/bob2"
+for t in alice dave; do git -C "$DIR/$t" pull -q --ff-only; done
+refused dixit -C "$DIR/dave" check "$R2/dave_draft.py" --challenge bob
+run dixit -C "$DIR/dave" check "$R2/dave_for_bob.py" --challenge bob
+run dixit -C "$DIR/dave" submit --team dave --challenge bob "$R2/dave_for_bob.py"
+run dixit -C "$DIR/alice" submit --team alice --challenge bob "$R2/alice_for_bob.py"
+run dixit -C "$DIR/organizer" score --force
+
 step "Standings, and anyone re-derives every seal, signature and score from a clone"
 run dixit -C "$DIR/organizer" standings
 run dixit -C "$DIR/carol" verify

@@ -280,8 +280,9 @@ def check(
         if doc.score_vs_model is not None:
             score = f"{doc.score_vs_model:.4g} nats" if doc.metric == "kl" \
                 else f"{doc.score_vs_model:.2%}"
-            table.add_row("vs the model", f"{doc.metric} {score}; class ids agree "
-                          f"{doc.agreement_vs_model:.2%}")
+            ids = "" if doc.metric == "agreement" else \
+                f"; class ids agree {doc.agreement_vs_model:.2%}"
+            table.add_row("vs the model", f"{doc.metric} {score}{ids}")
         if doc.printed.strip():
             table.add_row("printed", Text(doc.printed.strip()[-500:]))
         out.print(table)

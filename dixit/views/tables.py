@@ -44,10 +44,11 @@ def describe_bar(ch: dict[str, Any]) -> str:
 def results_table(results: dict[str, Any]) -> Group:
     """Per-challenge results; errors are listed under the table so the table stays narrow."""
     table = Table(title=f"Round {results['round']:03d} results", title_justify="left")
-    for col in ("challenge", "pts", "model (claim)", "solved by", "solver", "score",
-                "solved"):
+    for col in ("challenge", "pts", "model (claim)", "solver", "score", "solved"):
         table.add_column(col, no_wrap=True, justify="right" if col == "pts" else "left")
     notes: list[Text] = []
+    bars = [Text(f"{ch['proposer']}'s challenge is solved at {describe_bar(ch)}", style="dim")
+            for ch in results.get("challenges", [])]
     for ch in results.get("challenges", []):
         measured, claimed = ch.get("model_accuracy"), ch.get("claimed_accuracy")
         acc = Text(f"{measured:.1%}" if measured is not None else "-")
@@ -72,13 +73,12 @@ def results_table(results: dict[str, Any]) -> Group:
                 Text(str(ch.get("points", {}).get(ch["proposer"], 0)), style="bold")
                 if i == 0 else Text(""),
                 acc if i == 0 else Text(""),
-                Text(describe_bar(ch), style="dim") if i == 0 else Text(""),
                 _t(sub.get("team", "(no submissions)")),
                 Text(format_score(ch, score)),
                 solved,
             )
         table.add_section()
-    return Group(table, *notes)
+    return Group(table, *bars, *notes)
 
 
 def points_table(results: dict[str, Any]) -> Table:
