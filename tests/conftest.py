@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +140,17 @@ def program(tmp: Path, name: str, body: str) -> Path:
 def copytree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, symlinks=True)
     return dst
+
+
+def ship_dataset(league: League, rel: str, images: Any) -> None:
+    """The organizer commits a dataset (a uint8 tensor of images, saved as ``inputs``) under
+    scoring/data/ and every team pulls it: the only way a challenge can use one."""
+    from safetensors.torch import save_file
+
+    (league.root / rel).parent.mkdir(parents=True, exist_ok=True)
+    save_file({"inputs": images}, str(league.root / rel))
+    git(league.root, "add", rel)
+    git(league.root, "commit", "-q", "-m", f"data: {rel}")
+    git(league.root, "push", "-q", "origin", "main")
+    for clone in league.clones.values():
+        git(clone, "pull", "-q", "--ff-only")

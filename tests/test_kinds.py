@@ -12,7 +12,7 @@ from dixit import models
 from dixit.data import domains
 from dixit.ledger import state as st
 from dixit.ledger.store import Ledger
-from tests.conftest import Runner, git, make_league, program, scoped_env
+from tests.conftest import Runner, git, make_league, program, scoped_env, ship_dataset
 
 LABELERS = {
     "alice": "import torch\n\ndef label(x):\n    return (x[:, 0] > x[:, 1]).long()\n",
@@ -74,28 +74,16 @@ def _table(folder: Path, base: Path) -> Path:
     return program(base, "table", TABLE.format(table=table))
 
 
-def _dataset(root: Path) -> None:
-    """Small synthetic 8x8 grey images, made here: nothing is downloaded."""
-    import torch
-    from safetensors.torch import save_file
-
-    gen = torch.Generator().manual_seed(7)
-    images = torch.randint(0, 256, (96, 8, 8), generator=gen, dtype=torch.uint8)
-    (root / DATASET).parent.mkdir(parents=True, exist_ok=True)
-    save_file({"inputs": images}, str(root / DATASET))
-
-
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory: pytest.TempPathFactory, dixit: Runner):
     base = tmp_path_factory.mktemp("kinds")
     with scoped_env(base):
         league = make_league(base, dixit, ("alice", "bob", "carol", "dave"))
-        _dataset(league.root)  # the organizer ships the shared evaluation data
-        git(league.root, "add", DATASET)
-        git(league.root, "commit", "-q", "-m", "data: tiny images")
-        git(league.root, "push", "-q", "origin", "main")
-        for clone in league.clones.values():
-            git(clone, "pull", "-q", "--ff-only")
+        import torch
+
+        gen = torch.Generator().manual_seed(7)  # small synthetic 8x8 grey images, made here
+        ship_dataset(league, DATASET,  # the organizer ships the shared evaluation data
+                     torch.randint(0, 256, (96, 8, 8), generator=gen, dtype=torch.uint8))
         dixit.ok("-C", league.root, "round", "open", "--propose-by", "+1h", "--submit-by",
                  "+2h")
         specs = {

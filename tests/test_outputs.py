@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Runner, git, make_league, program, scoped_env
+from tests.conftest import Runner, git, make_league, program, scoped_env, ship_dataset
 
 DATASET = "scoring/data/ten.safetensors"
 # ten classes read off the top-left pixel: an mlp learns it well, not perfectly
@@ -26,27 +26,16 @@ NAN = "import torch\n\ndef label(x):\n    return torch.full((len(x), 4), float('
 WRONG_SHAPE = "import torch\n\ndef label(x):\n    return torch.zeros(len(x), 3)\n"
 
 
-def _dataset(root: Path) -> None:
-    import torch
-    from safetensors.torch import save_file
-
-    gen = torch.Generator().manual_seed(3)
-    images = torch.randint(0, 256, (2000, 4, 4), generator=gen, dtype=torch.uint8)
-    (root / DATASET).parent.mkdir(parents=True, exist_ok=True)
-    save_file({"inputs": images}, str(root / DATASET))
-
-
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory, dixit: Runner):
+    import torch
+
     base = tmp_path_factory.mktemp("outputs")
     with scoped_env(base):
         league = make_league(base, dixit, ("alice", "bob", "carol", "dave"))
-        _dataset(league.root)
-        git(league.root, "add", DATASET)
-        git(league.root, "commit", "-q", "-m", "data: ten classes")
-        git(league.root, "push", "-q", "origin", "main")
-        for clone in league.clones.values():
-            git(clone, "pull", "-q", "--ff-only")
+        gen = torch.Generator().manual_seed(3)
+        ship_dataset(league, DATASET,
+                     torch.randint(0, 256, (2000, 4, 4), generator=gen, dtype=torch.uint8))
         dixit.ok("-C", league.root, "round", "open", "--propose-by", "+1h", "--submit-by",
                  "+2h")
         made = {}
