@@ -280,8 +280,8 @@ def test_validate_accepts_a_proposal_with_hints(pr_league, dixit: Runner) -> Non
 
 @pytest.mark.parametrize(("change", "problem"), [
     (lambda p: p["challenge"].update(note="hi"), f"{BOB}/challenge.toml: unknown challenge "
-     "key(s) note; known: answer_format, claimed_accuracy, domain, hint_images, hints, kind, "
-     "metric, model, output, proposed, round, seed, team, threshold, timed_hints, "
+     "key(s) note; known: answer_format, claimed_accuracy, domain, heldout, hint_images, "
+     "hints, kind, metric, model, output, proposed, round, seed, team, threshold, timed_hints, "
      "train_accuracy, train_frac"),
     (lambda p: p.update(extra={"x": 1}), f"{BOB}/challenge.toml: unknown table(s) extra; "
      "known: challenge, model, seal"),
