@@ -170,7 +170,8 @@ def test_a_missing_hint_image_is_one_line(dixit: Runner, tmp_path: Path) -> None
 
 
 KNOWN = ("challenge.answer_format, challenge.claimed_accuracy, challenge.domain, "
-         "challenge.hint_images, challenge.hints, challenge.imported_from, challenge.kind, "
+         "challenge.heldout, challenge.hint_images, challenge.hints, challenge.imported_from, "
+         "challenge.kind, "
          "challenge.labeler, challenge.metric, challenge.model, challenge.output, "
          "challenge.positive_rate, challenge.secret, challenge.seed, challenge.threshold, "
          "challenge.timed_hints, challenge.train_accuracy, challenge.train_frac")
