@@ -170,7 +170,8 @@ def test_a_missing_hint_image_is_one_line(dixit: Runner, tmp_path: Path) -> None
 
 
 KNOWN = ("challenge.answer_format, challenge.claimed_accuracy, challenge.domain, "
-         "challenge.hint_images, challenge.hints, challenge.imported_from, challenge.kind, "
+         "challenge.heldout, challenge.hint_images, challenge.hints, challenge.imported_from, "
+         "challenge.kind, "
          "challenge.labeler, challenge.metric, challenge.model, challenge.output, "
          "challenge.positive_rate, challenge.secret, challenge.seed, challenge.threshold, "
          "challenge.timed_hints, challenge.train_accuracy, challenge.train_frac")
@@ -280,8 +281,8 @@ def test_validate_accepts_a_proposal_with_hints(pr_league, dixit: Runner) -> Non
 
 @pytest.mark.parametrize(("change", "problem"), [
     (lambda p: p["challenge"].update(note="hi"), f"{BOB}/challenge.toml: unknown challenge "
-     "key(s) note; known: answer_format, claimed_accuracy, domain, hint_images, hints, kind, "
-     "metric, model, output, proposed, round, seed, team, threshold, timed_hints, "
+     "key(s) note; known: answer_format, claimed_accuracy, domain, heldout, hint_images, "
+     "hints, kind, metric, model, output, proposed, round, seed, team, threshold, timed_hints, "
      "train_accuracy, train_frac"),
     (lambda p: p.update(extra={"x": 1}), f"{BOB}/challenge.toml: unknown table(s) extra; "
      "known: challenge, model, seal"),

@@ -187,7 +187,8 @@ def test_challenge_meta() -> None:
         is kinds.EMULATE
     refused(EntryError, "an emulate challenge is judged against its public model, so it needs "
             "inputs nobody can tabulate: a sampled domain tokens:VOCABxLEN:N (judged on N fresh "
-            "inputs drawn after submit-by), not 'grid:113x113', which anyone can enumerate",
+            "inputs drawn after submit-by), not 'grid:113x113', which anyone can enumerate; or "
+            "a dataset:PATH domain with a sealed held-out set (--heldout)",
             checks.challenge_meta,
             {"kind": "emulate", "domain": "grid:113x113"})
     assert checks.challenge_meta({}) is kinds.LABELER

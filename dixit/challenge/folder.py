@@ -6,6 +6,8 @@
                             and emulate kinds (sealed and escrowed at propose time)
     OUT/flag.txt            the secret of a flag challenge: a short string (the labeler then
                             implements the planted behaviour and stays on the proposer's disk)
+    OUT/heldout.safetensors with --heldout (dataset: domains): the hidden evaluation set the
+                            challenge is judged on at the close (sealed and escrowed at propose)
 
 ``[challenge] secret`` names the file to seal. Kinds: ``labeler`` (recover the program),
 ``emulate`` (reproduce the model's own outputs), ``flag`` (name the planted string).
@@ -46,8 +48,9 @@ KINDS = tuple(kinds.KINDS)
 # vanish). Hints and the answer format are listed by ``dixit.challenge.hints``.
 TABLES = ("challenge", "model")
 CHALLENGE_KEYS = ("kind", "domain", "seed", "train_frac", "claimed_accuracy", "train_accuracy",
-                  "positive_rate", "labeler", "secret", "model", "imported_from",
+                  "positive_rate", "labeler", "secret", "model", "imported_from", "heldout",
                   *schemes.KEYS)
+HELDOUT_FILE = "heldout.safetensors"
 
 
 def check_known_keys(data: dict[str, Any], where: str) -> None:
@@ -175,6 +178,7 @@ class LocalChallenge:
     kind: str = "labeler"
     secret: Path | None = None  # the file to seal: labeler.py, or flag.txt for a flag
     hints: challenge_hints.Hints = field(default_factory=challenge_hints.Hints)
+    heldout: Path | None = None  # the sealed held-out evaluation set, if the challenge has one
 
     def __post_init__(self) -> None:
         if self.secret is None:
@@ -270,7 +274,8 @@ def _output_config(arch: str, output: outputs.Output, length: int | None) -> dic
 
 def _prepare(out: Path, labeler: Path, domain_spec: str, arch: str, train_frac: float,
              seed: int, kind: str, flag: str | None, overrides: dict[str, Any] | None,
-             root: Path | None, max_program_bytes: int, judged: dict[str, Any] | None = None
+             root: Path | None, max_program_bytes: int, judged: dict[str, Any] | None = None,
+             heldout: bool = False
              ) -> tuple[bytes, domains.Domain, dict[str, Any], torch.Tensor]:
     """Everything ``create`` and ``import_model`` check before the expensive part."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -278,9 +283,12 @@ def _prepare(out: Path, labeler: Path, domain_spec: str, arch: str, train_frac: 
     if not 0.0 < train_frac <= 1.0:
         raise ChallengeError("--train-frac must be in (0, 1]")
     _check_kind(kind, flag)
-    problem = kinds.domain_problem(kinds.get(kind), domain_spec)
+    problem = kinds.domain_problem(kinds.get(kind), domain_spec, heldout)
     if problem is not None:
         raise ChallengeError(problem)
+    if heldout and not kinds.get(kind).replayed:
+        raise ChallengeError("a held-out set (--heldout) is for a challenge judged on inputs; "
+                             "a flag challenge is judged on a string")
     source = read_program(labeler, max_program_bytes, "labeler")
     domain = domains.parse(domain_spec, root=root, seed=seed)
     output = schemes.of(judged or {}, Rulebook()).output
@@ -303,7 +311,7 @@ def _write(out: Path, *, source: bytes, config: dict[str, Any], module: Any, kin
            flag: str | None, domain: domains.Domain, seed: int, train_frac: float,
            train_accuracy: float, heldout_accuracy: float, labels: torch.Tensor,
            extra: dict[str, Any] | None = None,
-           hints: challenge_hints.Hints | None = None) -> None:
+           hints: challenge_hints.Hints | None = None, heldout_set: bytes | None = None) -> None:
     heldout = heldout_accuracy if train_frac < 1.0 else train_accuracy
     meta = {
         "kind": kind,
@@ -323,6 +331,9 @@ def _write(out: Path, *, source: bytes, config: dict[str, Any], module: Any, kin
     meta.update(challenge_hints.write(out, hints or challenge_hints.Hints()))
     models.save(module, config, out / "model.safetensors")
     atomic_write(out / "labeler.py", source)
+    if heldout_set is not None:
+        atomic_write(out / HELDOUT_FILE, heldout_set)
+        meta["heldout"] = HELDOUT_FILE
     if not kinds.get(kind).replayed:
         assert flag is not None
         atomic_write(out / kinds.get(kind).secret_file, flag.encode("utf-8"))
@@ -338,14 +349,17 @@ def create(out: Path, labeler: Path, domain_spec: str, *, arch: str = "mlp",
            root: Path | None = None, max_program_bytes: int = 262144,
            progress: training.Progress | None = None,
            judged: dict[str, Any] | None = None,
-           hints: challenge_hints.Hints | None = None) -> dict[str, Any]:
+           hints: challenge_hints.Hints | None = None,
+           heldout: Path | None = None) -> dict[str, Any]:
     """Train a model on ``labeler`` over the domain and write the challenge folder ``out``.
 
     ``overrides`` set architecture config fields (``hidden`` is a shortcut for the mlp's and
     cnn's); ``steps``, ``lr``, ``weight_decay`` and ``batch_size`` default per architecture
     (``training.HYPER``). A ``flag`` challenge needs ``flag``, the secret string. ``judged``
     holds how it is judged (``judging()``: output, metric, threshold); ``hints``
-    (``challenge.hints.prepare``) are written with it. Returns the training summary
+    (``challenge.hints.prepare``) are written with it; ``heldout`` (a safetensors dataset
+    like the domain's, on a dataset: domain) is copied in as the sealed evaluation set the
+    challenge is judged on at the close. Returns the training summary
     (train/held-out accuracy, seconds, steps, parameters, out).
     """
     if steps is not None and steps < 1:
@@ -355,7 +369,8 @@ def create(out: Path, labeler: Path, domain_spec: str, *, arch: str = "mlp",
         settings["hidden"] = hidden
     source, domain, config, labels = _prepare(out, labeler, domain_spec, arch, train_frac,
                                               seed, kind, flag, settings, root,
-                                              max_program_bytes, judged)
+                                              max_program_bytes, judged, heldout is not None)
+    held = read_heldout_option(heldout, domain)
     module = models.build(config, seed=seed)
     opts = training.hyper(arch, steps=steps, lr=lr, weight_decay=weight_decay,
                           batch_size=batch_size)
@@ -369,11 +384,19 @@ def create(out: Path, labeler: Path, domain_spec: str, *, arch: str = "mlp",
     _write(out, source=source, config=config, module=module, kind=kind, flag=flag,
            domain=domain, seed=seed, train_frac=train_frac,
            train_accuracy=result.train_accuracy, heldout_accuracy=result.heldout_accuracy,
-           labels=labels, extra=judged, hints=hints)
+           labels=labels, extra=judged, hints=hints, heldout_set=held)
     summary = training.summary(result)
     summary.update(parameters=models.parameter_count(module), arch=arch, kind=kind,
                    out=str(out))
     return summary
+
+
+def read_heldout_option(path: Path | None, domain: domains.Domain) -> bytes | None:
+    """The bytes of ``--heldout`` checked against the public dataset (``domains.check_heldout``);
+    None without one."""
+    if path is None:
+        return None
+    return domains.read_heldout(path, domain)[0]
 
 
 def torch_cat(parts: Any) -> torch.Tensor:
@@ -427,5 +450,12 @@ def read(folder: Path) -> LocalChallenge:
         raise ChallengeError(f"{meta_path}: the secret of a {kind} challenge is its labeler "
                              f"({labeler.name}), not {secret.name}")
     found = challenge_hints.read(folder, meta, str(kind), str(meta_path))
+    heldout = None
+    if "heldout" in meta:
+        if meta["heldout"] != HELDOUT_FILE:
+            raise ChallengeError(f"{meta_path}: challenge.heldout names the held-out set, "
+                                 f"which is {HELDOUT_FILE} in the folder")
+        heldout = folder / HELDOUT_FILE
     return LocalChallenge(folder=folder, meta=meta, model=config, labeler=labeler,
-                          weights=weights, kind=str(kind), secret=secret, hints=found)
+                          weights=weights, kind=str(kind), secret=secret, hints=found,
+                          heldout=heldout)

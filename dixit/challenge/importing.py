@@ -72,7 +72,8 @@ def import_model(out: Path, state_dict: Path, labeler: Path, domain_spec: str, *
                  seed: int = 0, root: Path | None = None,
                  max_program_bytes: int = 262144,
                  judged: dict[str, Any] | None = None,
-                 hints: challenge_hints.Hints | None = None) -> dict[str, Any]:
+                 hints: challenge_hints.Hints | None = None,
+                 heldout: Path | None = None) -> dict[str, Any]:
     """Check the weights in ``state_dict`` against ``arch`` (its config from the domain and
     ``overrides``), measure their train and held-out accuracy against ``labeler`` on the
     domain's split (``training.split`` with ``train_frac`` and ``seed``, as training uses),
@@ -80,7 +81,8 @@ def import_model(out: Path, state_dict: Path, labeler: Path, domain_spec: str, *
     start = time.perf_counter()
     source, domain, config, labels = challenge._prepare(
         out, labeler, domain_spec, arch, train_frac, seed, kind, flag, overrides, root,
-        max_program_bytes, judged)
+        max_program_bytes, judged, heldout is not None)
+    held = challenge.read_heldout_option(heldout, domain)
     state = load_state_dict_file(state_dict)
     if arch == "transformer":
         state = {k: v for k, v in state.items() if not k.endswith(_DERIVED_SUFFIXES)}
@@ -98,7 +100,7 @@ def import_model(out: Path, state_dict: Path, labeler: Path, domain_spec: str, *
                      domain=domain, seed=seed, train_frac=train_frac, train_accuracy=train_acc,
                      heldout_accuracy=heldout, labels=labels,
                      extra={"imported_from": state_dict.name, **(judged or {})},
-                     hints=hints)
+                     hints=hints, heldout_set=held)
     return {"train_accuracy": round(train_acc, 6), "heldout_accuracy": round(heldout, 6),
             "seconds": round(time.perf_counter() - start, 3), "steps": 0,
             "parameters": models.parameter_count(module), "arch": arch, "kind": kind,

@@ -117,6 +117,10 @@ OutputOpt = Annotated[str | None, typer.Option(
     "--output", help="What label(x) returns: binary (default), classes:C (one class id per "
     "input), sequence:C (one id per token position), distribution:C[:probs] (logits, or "
     "probabilities, over C per input or per position).")]
+HeldoutOpt = Annotated[Path | None, typer.Option(
+    "--heldout", help="A hidden evaluation set (dataset: domains): a safetensors file whose "
+    "'inputs' have the public dataset's row shape and dtype. Sealed and escrowed at propose, "
+    "revealed at the close, and the challenge is judged on it instead of the public dataset.")]
 MetricOpt = Annotated[str | None, typer.Option(
     "--metric", help="How programs are judged: agreement (default), exact-sequence "
     "(sequence outputs), kl (distribution outputs, the default there).")]

@@ -15,6 +15,7 @@ from dixit.commands._common import (
     DModelOpt,
     FlagOpt,
     HeadsOpt,
+    HeldoutOpt,
     HiddenOpt,
     HintAtOpt,
     HintImageOpt,
@@ -88,6 +89,7 @@ def challenge_new(
     output: OutputOpt = None,
     metric: MetricOpt = None,
     threshold: ThresholdOpt = None,
+    heldout: HeldoutOpt = None,
     hint: HintOpt = None,
     hint_image: HintImageOpt = None,
     hint_at: HintAtOpt = None,
@@ -122,7 +124,8 @@ def challenge_new(
                                    seed=seed, steps=steps, overrides=overrides, lr=lr,
                                    weight_decay=weight_decay, batch_size=batch_size,
                                    kind=kind, flag=flag, root=_challenge_root(),
-                                   progress=tick, judged=judged, hints=published)
+                                   progress=tick, judged=judged, hints=published,
+                                   heldout=heldout)
     if as_json:
         _emit(summary)
         return
@@ -155,6 +158,7 @@ def challenge_import(
     output: OutputOpt = None,
     metric: MetricOpt = None,
     threshold: ThresholdOpt = None,
+    heldout: HeldoutOpt = None,
     hint: HintOpt = None,
     hint_image: HintImageOpt = None,
     hint_at: HintAtOpt = None,
@@ -183,7 +187,8 @@ def challenge_import(
                                      overrides=overrides, kind=kind, flag=flag,
                                      train_frac=train_frac, seed=seed,
                                      root=_challenge_root(), hints=published,
-                                     judged=challenge.judging(output, metric, threshold))
+                                     judged=challenge.judging(output, metric, threshold),
+                                     heldout=heldout)
     if as_json:
         _emit(summary)
         return

@@ -199,3 +199,44 @@ def parse(spec: str, *, root: Path | None = None, seed: int = 0) -> Domain:
                       _root=base)
     raise ChallengeError(
         f"unknown domain {spec!r}; use grid:PxQ, tokens:VOCABxLEN[:N] or dataset:PATH.safetensors")
+
+
+def check_heldout(data: bytes, public: Domain, what: str) -> int:
+    """The rows of a held-out evaluation set: a safetensors file (parsed, never unpickled)
+    whose ``inputs`` have the public dataset's per-row shape and dtype, within the dataset cap.
+    Raises ChallengeError (one line naming ``what``) otherwise."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    if public.kind != "dataset":
+        raise ChallengeError(f"{what}: a held-out set is for a dataset:PATH domain, not "
+                             f"{public.spec!r}")
+    if len(data) > MAX_DATASET_BYTES:
+        raise ChallengeError(f"{what} is {len(data):,} bytes, over the dataset limit of "
+                             f"{MAX_DATASET_BYTES:,}")
+    try:
+        tensors = load(data)
+    except (SafetensorError, ValueError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ChallengeError(f"{what} is not a safetensors file: {first}") from None
+    inputs = tensors.get("inputs")
+    if inputs is None:
+        raise ChallengeError(f"{what} has no tensor named 'inputs'")
+    want = public.all()
+    shape, rows = tuple(inputs.shape[1:]), int(inputs.shape[0]) if inputs.dim() else 0
+    if shape != tuple(want.shape[1:]) or inputs.dtype != want.dtype or rows < 1:
+        raise ChallengeError(
+            f"{what}: its inputs are {rows} {inputs.dtype} rows of shape {shape}; the public "
+            f"dataset's rows are {want.dtype} of shape {tuple(want.shape[1:])} (at least one)")
+    return rows
+
+
+def read_heldout(path: Path, public: Domain) -> tuple[bytes, int]:
+    """A held-out set file on disk (never through a link) and its rows (``check_heldout``)."""
+    try:
+        data = read_regular(path.parent, path.name, MAX_DATASET_BYTES)
+    except FileNotFoundError:
+        raise ChallengeError(f"held-out set {path} not found") from None
+    except OSError as exc:
+        raise ChallengeError(f"held-out set {path}: {exc.strerror or exc}") from None
+    return data, check_heldout(data, public, f"held-out set {path}")

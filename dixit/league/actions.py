@@ -334,9 +334,12 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     from dixit.data import domains
 
     domain = domains.parse(ch.meta["domain"], root=ledger.root, seed=int(ch.meta["seed"]))
-    checks.challenge_domain(kind, domain.spec)
+    checks.challenge_domain(kind, domain.spec, ch.heldout is not None)
     if domain.kind == "dataset":
         _committed_dataset(state, domain.spec.split(":", 1)[1], domain.data_sha256)
+    heldout: tuple[bytes, int] | None = None
+    if ch.heldout is not None:  # checked again here: the folder is on disk, editable
+        heldout = domains.read_heldout(ch.heldout, domain)
     how = schemes.of(ch.meta, rules)  # checked by local.read; the defaults are the ledger's
     if kind.replayed:
         how.output.check_domain(domain.kind, tuple(domain.input_shape))
@@ -402,6 +405,17 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
             meta["timed_hints"].append({"at": at, **hint_seal})
             files[layout.hint_escrow_path(rnd.number, team, i)] = hint_blob
         checks.hint_times(rnd, meta, now)
+        if heldout is not None:
+            # sealed like the secret and bound to it, escrowed to the closer; only its row
+            # count is public before the close
+            held_seal, held_salt, held_blob = protocol.make_seal(
+                protocol.heldout_context(info.id, rnd.number, team, seal_table["commitment"]),
+                heldout[0], info.closer_escrow_key if info.escrow else None)
+            keystore.keep_secret(info.id, rnd.number, team, layout.HELDOUT_ITEM, held_salt,
+                                 heldout[0])
+            meta["heldout"] = {"rows": heldout[1], **held_seal}
+            if held_blob is not None:
+                files[layout.escrow_path(rnd.number, team, layout.HELDOUT_ITEM)] = held_blob
         doc = {"challenge": meta, "model": ch.model, "seal": seal_table}
         checks.challenge_entry(doc)
         files[layout.challenge_entry(rnd.number, team)] = entries.signed(doc, key.signing)

@@ -15,9 +15,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from dixit.data.domains import MAX_DATASET_BYTES
 from dixit.errors import EntryError, PhaseError
 from dixit.ledger import clock, entries, layout, protocol, seal, state as st
-from dixit.ledger.layout import SECRET_ITEM
+from dixit.ledger.layout import HELDOUT_ITEM, SECRET_ITEM
 from dixit.rules import hints as hint_rules, kinds, scheme as schemes, turns
 from dixit.rules.rulebook import Rulebook
 
@@ -138,7 +139,7 @@ def proposal(state: st.State, rnd: st.Round, team: str, now: datetime) -> None:
 CHALLENGE_TABLES = ("challenge", "model", "seal")
 CHALLENGE_META_KEYS = ("team", "round", "kind", "domain", "seed", "train_frac",
                        "claimed_accuracy", "train_accuracy", "model", "proposed", "hints",
-                       "hint_images", "answer_format", "timed_hints", *schemes.KEYS)
+                       "hint_images", "answer_format", "timed_hints", "heldout", *schemes.KEYS)
 _HEX64 = frozenset("0123456789abcdef")
 
 
@@ -164,7 +165,11 @@ def challenge_meta(meta: dict[str, Any]) -> kinds.Kind:
     the CLI, pull requests and verify alike.)"""
     known_keys(meta, CHALLENGE_META_KEYS, "challenge key(s)")
     kind = kinds.get(str(meta.get("kind", kinds.DEFAULT)))
-    challenge_domain(kind, str(meta.get("domain", "")))
+    if "heldout" in meta:
+        heldout_seal(meta)
+        if not kind.replayed:
+            raise EntryError("a flag challenge takes no held-out set")
+    challenge_domain(kind, str(meta.get("domain", "")), "heldout" in meta)
     if kind.replayed:
         challenge_scheme(meta)
     published_hints(kind, meta)
@@ -306,9 +311,33 @@ def hint_image(meta: dict[str, Any], index: int, data: bytes) -> None:
         raise EntryError("the hint image does not match the hash in its challenge entry")
 
 
-def challenge_domain(kind: kinds.Kind, spec: str) -> None:
+HELDOUT_KEYS = frozenset({"rows", "commitment", "scheme", "payload_bytes"})
+
+
+def heldout_seal(meta: dict[str, Any]) -> dict[str, Any]:
+    """A challenge entry's sealed held-out set: its seal (commitment, scheme, payload_bytes,
+    and its escrow's hash where the tournament escrows) and its public row count."""
+    held = meta.get("heldout")
+    if not isinstance(held, dict) or not HELDOUT_KEYS <= set(held) \
+            or not set(held) <= HELDOUT_KEYS | {"escrow_sha256"} \
+            or not _sha(held["commitment"]) or held["scheme"] != seal.SEAL_VERSION \
+            or ("escrow_sha256" in held and not _sha(held["escrow_sha256"])) \
+            or not all(isinstance(held[k], int) and not isinstance(held[k], bool)
+                       for k in ("rows", "payload_bytes")) \
+            or not 0 < held["payload_bytes"] <= MAX_DATASET_BYTES or held["rows"] < 1:
+        raise EntryError("challenge.heldout must be a seal: rows, commitment, scheme, "
+                         f"payload_bytes (at most {MAX_DATASET_BYTES:,}) and, with escrow, "
+                         "escrow_sha256")
+    return held
+
+
+def has_heldout(ch: st.Challenge) -> bool:
+    return "heldout" in ch.meta
+
+
+def challenge_domain(kind: kinds.Kind, spec: str, heldout: bool = False) -> None:
     """A kind judged against its public model needs inputs nobody can tabulate."""
-    problem = kinds.domain_problem(kind, spec)
+    problem = kinds.domain_problem(kind, spec, heldout)
     if problem is not None:
         raise EntryError(problem)
 
@@ -374,24 +403,35 @@ def team_reveal_entry(rv: dict[str, Any]) -> None:
 
 
 def sealed_items(rnd: st.Round, team: str) -> list[str]:
-    """Everything ``team`` sealed in ``rnd``: its challenge's secret, then its programs."""
+    """Everything ``team`` sealed in ``rnd``: its challenge's secret and held-out set, then its
+    programs."""
     items = [SECRET_ITEM] if team in rnd.challenges else []
+    if team in rnd.challenges and has_heldout(rnd.challenges[team]):
+        items.append(HELDOUT_ITEM)
     return items + sorted(t for (s, t) in rnd.submissions if s == team)
 
 
 def has_sealed(rnd: st.Round, owner: str, item: str) -> bool:
     if item == SECRET_ITEM:
         return owner in rnd.challenges
+    if item == HELDOUT_ITEM:
+        return owner in rnd.challenges and has_heldout(rnd.challenges[owner])
     return (owner, item) in rnd.submissions and item in rnd.challenges
 
 
 def seal_of(rnd: st.Round, owner: str, item: str) -> dict[str, Any]:
+    if item == HELDOUT_ITEM:
+        held = rnd.challenges[owner].meta.get("heldout")
+        return held if isinstance(held, dict) else {}
     return rnd.challenges[owner].seal if item == SECRET_ITEM \
         else rnd.submissions[(owner, item)].seal
 
 
 def context_for(info: st.Info, rnd: st.Round, owner: str, item: str) -> dict[str, Any]:
     """The context ``owner``'s ``item`` was sealed under (and its escrow encrypted to)."""
+    if item == HELDOUT_ITEM:
+        return protocol.heldout_context(info.id, rnd.number, owner,
+                                        str(rnd.challenges[owner].seal.get("commitment", "")))
     if item == SECRET_ITEM:
         ch = rnd.challenges[owner]
         return protocol.secret_context(info.id, rnd.number, owner, ch.kind,
@@ -404,6 +444,8 @@ def context_for(info: st.Info, rnd: st.Round, owner: str, item: str) -> dict[str
 
 def describe_item(owner: str, item: str) -> str:
     # "labeler" for every kind's secret: these words are part of committed results
+    if item == HELDOUT_ITEM:
+        return f"{owner}'s held-out set"
     return f"{owner}'s {'labeler' if item == SECRET_ITEM else 'program for ' + item}"
 
 
@@ -416,13 +458,21 @@ def reveal_matches(info: st.Info, rnd: st.Round, owner: str, item: str, salt: by
 
 def kind_of_item(rnd: st.Round, owner: str, item: str) -> kinds.Kind:
     """The kind of the challenge a sealed item belongs to (its own, or its target's)."""
-    return kinds.get(rnd.challenges[owner if item == SECRET_ITEM else item].kind)
+    own = item in (SECRET_ITEM, HELDOUT_ITEM)
+    return kinds.get(rnd.challenges[owner if own else item].kind)
+
+
+def reveal_suffix(rnd: st.Round, owner: str, item: str) -> str:
+    """The suffix of a revealed item's file: its kind's, or .safetensors for a held-out set."""
+    if item == HELDOUT_ITEM:
+        return ".safetensors"
+    return kind_of_item(rnd, owner, item).suffix
 
 
 def reveal_files(rnd: st.Round, owner: str, item: str, salt: bytes, payload: bytes, by: str,
                  key: Any) -> dict[str, bytes | None]:
     """The ledger files of one reveal record (signed by the team or the closer)."""
-    name = item + kind_of_item(rnd, owner, item).suffix
+    name = item + reveal_suffix(rnd, owner, item)
     doc = {"reveal": {"owner": owner, "item": item, "round": rnd.number, "by": by,
                       "salt": seal.b64(salt), "file": name,
                       "sha256": seal.sha256_hex(payload)}}

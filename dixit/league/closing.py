@@ -42,13 +42,16 @@ def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path
             progress(done[0], total)
 
     outcomes: dict[str, replay.Outcome] = {}
-    for members in the_plan.groups:
-        first = the_plan.challenges[members[0]]
-        assert first.domain is not None and first.scheme is not None
-        outcomes.update(replay.replay_sources(the_plan.sources(members, opened), first.domain,
-                                              limits, require=require, on_done=tick,
-                                              output=first.scheme.output))
-    return judge(state, the_plan, opened, outcomes)
+    try:
+        for members in the_plan.groups:
+            first = the_plan.challenges[members[0]]
+            assert first.domain is not None and first.scheme is not None
+            outcomes.update(replay.replay_sources(the_plan.sources(members, opened),
+                                                  first.domain, limits, require=require,
+                                                  on_done=tick, output=first.scheme.output))
+        return judge(state, the_plan, opened, outcomes)
+    finally:
+        the_plan.close()  # revealed held-out sets leave no copy behind
 
 
 def evaluate(state: st.State, rnd: st.Round, opened: Opened, root: Path, *,

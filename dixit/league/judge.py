@@ -110,7 +110,8 @@ def _judge_one(state: st.State, cp: ChallengePlan, opened: Opened,
             f.void = "the published model could not be loaded and run"
         else:
             # fresh inputs: the model never saw any, so all of them measure its claim
-            idx = None if cp.draw_seed is not None else \
+            # (a post-deadline draw, or the sealed held-out set): no held-out mask
+            idx = None if cp.draw_seed is not None or cp.heldout else \
                 reference.heldout_index(cp.challenge, cp.domain)
             mask = None
             if idx is not None:
@@ -176,6 +177,7 @@ def assemble(state: st.State, rnd: st.Round, facts: dict[str, ChallengeFacts],
             "claimed_accuracy": claimed, "model_accuracy": measured, "void": f.void,
             "model_agreement": f.model_agreement, "model_score": model_score,
             "required": need, "draw_seed": f.draw_seed,
+            **_judged_on(ch),
             "claim_flagged": bool(measured is not None
                                   and abs(measured - claimed) > book.accuracy_tolerance),
             "submissions": subs})
@@ -193,6 +195,15 @@ def assemble(state: st.State, rnd: st.Round, facts: dict[str, ChallengeFacts],
             sub["solved"] = sub["team"] in sc.solved_by
     return {"round": rnd.number, "teams": roster, "points": score.points,
             "challenges": challenges, "rules": book.as_dict(), "isolation": isolation}
+
+
+def _judged_on(ch: st.Challenge) -> dict[str, Any]:
+    """What a challenge with a sealed held-out set was judged on (from its signed entry):
+    the held-out rows, revealed at the close, never the public dataset."""
+    held = ch.meta.get("heldout")
+    if not isinstance(held, dict):
+        return {}
+    return {"judged_on": "heldout", "heldout_rows": held.get("rows")}
 
 
 def scheme_for(book: rulebook.Rulebook, ch: st.Challenge) -> schemes.Scheme:

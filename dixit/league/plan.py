@@ -1,12 +1,17 @@
 """Planning a close: which challenges are replayed, on which domain, and which are void first.
 
-Pure over the ledger's records (parsing a domain reads only the ledger's own data files).
+Pure over the ledger's records (parsing a domain reads only the ledger's own data files), but
+for a challenge judged on its sealed held-out set: its revealed bytes are written to a private
+temporary root (``Plan.scratch``, as ``scoring/data/heldout-<team>.safetensors``) so that
+``domains.parse`` and the sandbox's zygote read them as a dataset; ``Plan.close`` removes it.
 Challenges that share a domain and seed form one group, replayed by one call, so warm workers
 start once per domain, not once per challenge.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +19,7 @@ from dixit.data import domains
 from dixit.errors import DixitError
 from dixit.league.secrets import Opened
 from dixit.ledger import state as st
-from dixit.ledger.layout import SECRET_ITEM
+from dixit.ledger.layout import HELDOUT_ITEM, SECRET_ITEM
 from dixit.rules import kinds, scheme as schemes
 from dixit.rules.rulebook import Rulebook
 
@@ -29,6 +34,7 @@ class ChallengePlan:
     void: str | None = None              # why it cannot be judged, decided before replay
     draw_seed: int | None = None         # judged on inputs drawn with this seed
     scheme: schemes.Scheme | None = None  # output, metric, threshold (None: flag, or void)
+    heldout: bool = False                # judged on its revealed held-out set (every row unseen)
 
 
 @dataclass
@@ -36,6 +42,23 @@ class Plan:
     round: st.Round
     challenges: dict[str, ChallengePlan] = field(default_factory=dict)
     groups: list[list[str]] = field(default_factory=list)  # replayed together
+    scratch: Path | None = None  # private root of revealed held-out sets (``close`` removes it)
+
+    def close(self) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
+
+    def heldout_domain(self, target: str, public: domains.Domain,
+                       payload: bytes) -> domains.Domain:
+        """``target``'s revealed held-out set as a dataset domain under ``scratch``."""
+        domains.check_heldout(payload, public, "the held-out set")
+        if self.scratch is None:
+            self.scratch = Path(tempfile.mkdtemp(prefix="dixit-heldout-"))  # mode 0700
+        rel = f"{domains.DATASET_FOLDER}/heldout-{target}.safetensors"
+        (self.scratch / rel).parent.mkdir(parents=True, exist_ok=True)
+        (self.scratch / rel).write_bytes(payload)
+        return domains.parse(f"dataset:{rel}", root=self.scratch)
 
     def sources(self, members: list[str], opened: Opened) -> dict[str, bytes]:
         """The programs one replay call runs: ``target/owner/item`` -> source."""
@@ -70,12 +93,16 @@ def plan(rnd: st.Round, opened: Opened, root: Path, targets: list[str] | None = 
         # A kind judged against its public model stands without the secret (which then only
         # checks the accuracy claim).
         void = opened.missing.get((target, SECRET_ITEM)) if kind.secret_required else None
-        dom, drawn = None, draw if kind.judged_on_draw else None
-        problem = kinds.domain_problem(kind, ch.domain)
+        held = "heldout" in ch.meta and kind.replayed
+        # a held-out set is unknown before the close: it is judged on instead of any draw
+        dom, drawn = None, draw if kind.judged_on_draw and not held else None
+        problem = kinds.domain_problem(kind, ch.domain, held)
         if void is None and problem is not None:
             void = problem
-        elif void is None and drawn is None and kind.judged_on_draw:
+        elif void is None and drawn is None and kind.judged_on_draw and not held:
             void = "no draw seed: the round's salts are not revealed"
+        elif void is None and held and (target, HELDOUT_ITEM) in opened.missing:
+            void = f"held-out set not revealed: {opened.missing[(target, HELDOUT_ITEM)]}"
         how: schemes.Scheme | None = None
         if void is None and kind.replayed:
             try:
@@ -84,15 +111,22 @@ def plan(rnd: st.Round, opened: Opened, root: Path, targets: list[str] | None = 
                 void = f"cannot be judged: {exc}"
         if void is None and how is not None:
             seed = int(ch.meta.get("seed", 0)) if drawn is None else drawn
+            what = "domain"
             try:
                 dom = domains.parse(ch.domain, root=root, seed=seed)
+                if held:
+                    what = "held-out set"
+                    dom = out.heldout_domain(target, dom, opened.payloads[(target, HELDOUT_ITEM)])
+                    rows = ch.meta["heldout"].get("rows")
+                    if dom.size != rows:
+                        raise DixitError(f"it has {dom.size} rows, sealed as {rows}")
                 how.output.check_domain(dom.kind, tuple(dom.input_shape))
             except Exception as exc:  # a broken domain voids this challenge only
-                void = f"domain unusable: {str(exc).splitlines()[0]}"
+                void = f"{what} unusable: {(str(exc) or type(exc).__name__).splitlines()[0]}"
                 dom = None
             else:
                 groups.setdefault((dom.identity(), seed, how.output.spec), []).append(target)
         out.challenges[target] = ChallengePlan(target, ch, kind, solvers, dom, void, drawn,
-                                               how)
+                                               how, held)
     out.groups = list(groups.values())
     return out

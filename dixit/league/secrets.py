@@ -8,7 +8,7 @@ from dixit.errors import EntryError, KeyStoreError, SealError
 from dixit.league import checks
 from dixit.ledger import keystore, layout, seal, state as st
 
-Item = tuple[str, str]  # (owner, item): item is layout.SECRET_ITEM or a target team
+Item = tuple[str, str]  # (owner, item): layout.SECRET_ITEM, HELDOUT_ITEM or a target team
 
 
 @dataclass
@@ -30,6 +30,8 @@ def open_secrets(state: st.State, rnd: st.Round, closer: keystore.Identity | Non
     # a submission to a challenge that is not in the round has nothing to open (verify reports
     # it); its context names that challenge's seal, so it must not be looked up
     items = [(t, layout.SECRET_ITEM) for t in rnd.challenges] + [
+        (t, layout.HELDOUT_ITEM) for t in rnd.challenges
+        if checks.has_sealed(rnd, t, layout.HELDOUT_ITEM)] + [
         (o, i) for o, i in rnd.submissions if checks.has_sealed(rnd, o, i)]
     for owner, item in sorted(items):
         where = checks.describe_item(owner, item)

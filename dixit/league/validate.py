@@ -259,6 +259,10 @@ def _challenge_entry(e: _Entry) -> None:
                 not e.snap.exists(layout.escrow_path(n, team, layout.SECRET_ITEM)):
             raise EntryError("its labeler.escrow is missing (this tournament escrows every "
                              "secret to the closer)")
+        if e.trusted.info.escrow and "heldout" in meta and \
+                not e.snap.exists(layout.escrow_path(n, team, layout.HELDOUT_ITEM)):
+            raise EntryError("its heldout.escrow is missing (this tournament escrows every "
+                             "secret to the closer)")
         for i in range(1, len(meta.get("hint_images", [])) + 1):
             if not e.snap.exists(f"{folder}/{layout.hint_image_name(i)}"):
                 raise EntryError(f"its hint image {layout.hint_image_name(i)} is missing")
@@ -284,6 +288,14 @@ def _challenge_entry(e: _Entry) -> None:
                              f"({hint_rules.MAX_HINT_ESCROW_BYTES:,} bytes)")
         _companion(e.snap, e.changed, e.path, entry, timed[index - 1]["escrow_sha256"],
                    "timed hint escrow")
+    elif e.place.name == "heldout.escrow":
+        if entry not in e.changed:
+            raise EntryError("changes the held-out escrow of an entry already in the ledger")
+        held = meta.get("heldout")
+        if not isinstance(held, dict):
+            raise EntryError("its challenge entry seals no held-out set")
+        _companion(e.snap, e.changed, e.path, entry, held.get("escrow_sha256"),
+                   "held-out escrow")
     else:
         _companion(e.snap, e.changed, e.path, entry, sealed.get("escrow_sha256"), "escrow")
 

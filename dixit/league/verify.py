@@ -180,6 +180,7 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
         escrow = snap.read(escrow_path)
         if escrow is not None and seal.sha256_hex(escrow) != ch.seal.get("escrow_sha256"):
             report.problems.append(f"{escrow_path}: does not match its seal")
+        _check_heldout_escrow(state, rnd, team, ch, report)
         _check_published(snap, ch, report)
         _check_timed_hints(state, rnd, team, ch, report)
         try:
@@ -262,6 +263,25 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
 
 
 
+
+
+def _check_heldout_escrow(state: st.State, rnd: st.Round, team: str, ch: st.Challenge,
+                          report: Report) -> None:
+    """A held-out escrow is the one sealed in its challenge entry, and only a challenge that
+    seals a held-out set has one (in an escrowing tournament, it must)."""
+    path = layout.escrow_path(rnd.number, team, layout.HELDOUT_ITEM)
+    blob = state.snapshot.read(path)
+    held = ch.meta.get("heldout")
+    if not isinstance(held, dict):
+        if blob is not None:
+            report.problems.append(f"{path}: its challenge entry seals no held-out set")
+        return
+    if blob is None:
+        if state.info.escrow:
+            report.problems.append(f"{path}: missing (its challenge entry seals a held-out "
+                                   "set)")
+    elif seal.sha256_hex(blob) != held.get("escrow_sha256"):
+        report.problems.append(f"{path}: does not match its seal")
 
 
 def _check_published(snap: Any, ch: st.Challenge, report: Report) -> None:

@@ -22,8 +22,9 @@ MAX_ENTRY_BYTES = 1 << 20
 
 # A team's sealed items are named by the team they are for, and its challenge's secret by
 # "labeler" (``layout.SECRET_ITEM``): a team called "labeler" would make another team's program
-# for it share the name, escrow and reveal of that team's own labeler.
-RESERVED_NAMES = frozenset({"labeler"})
+# for it share the name, escrow and reveal of that team's own labeler. "heldout"
+# (``layout.HELDOUT_ITEM``) names a challenge's sealed held-out set the same way.
+RESERVED_NAMES = frozenset({"labeler", "heldout"})
 
 
 def check_name(name: str, what: str = "team name") -> str:
@@ -33,8 +34,8 @@ def check_name(name: str, what: str = "team name") -> str:
         raise EntryError(f"invalid {what} {shown}: use 1-32 lowercase letters, digits, '-' or "
                          "'_', starting with a letter or digit")
     if name in RESERVED_NAMES:
-        raise EntryError(f"invalid {what} {name!r}: {', '.join(sorted(RESERVED_NAMES))} names "
-                         "a challenge's own secret in the ledger; choose another name")
+        raise EntryError(f"invalid {what} {name!r}: {name} names a challenge's own secret in "
+                         "the ledger; choose another name")
     return name
 
 

@@ -9,12 +9,15 @@
     rounds/NNN/challenges/<team>/challenge.toml      team-signed metadata, model config, seal
     rounds/NNN/challenges/<team>/model.safetensors   the public model
     rounds/NNN/challenges/<team>/labeler.escrow      the secret, encrypted to the closer
+    rounds/NNN/challenges/<team>/heldout.escrow      a sealed held-out evaluation set, encrypted
+                                                     to the closer (dataset: domains only)
     rounds/NNN/challenges/<team>/hint-image-N.png    a hint picture, published (hash signed)
     rounds/NNN/challenges/<team>/hint-N.escrow       a timed hint, encrypted to the closer
     rounds/NNN/submissions/<team>/<target>.toml      team-signed seal of a program
     rounds/NNN/submissions/<team>/<target>.escrow    the program, encrypted to the closer
     rounds/NNN/reveals/<team>/<item>.toml            reveal record (salt), signed by team or closer
     rounds/NNN/reveals/<team>/<item>.py|.txt         the revealed secret, program or flag guess
+    rounds/NNN/reveals/<team>/heldout.safetensors    the revealed held-out evaluation set
     rounds/NNN/hints/<team>/hint-N.toml|.txt         a released timed hint (closer-signed)
     rounds/NNN/results.toml                          closer-signed results; the round is closed
 
@@ -35,6 +38,10 @@ LEDGER_FOLDERS = ("teams/", "rounds/", "scoring/")  # with TOURNAMENT: what the 
 # target team's name. Its name on disk stays "labeler" (ledger format 1), which no team can
 # take: a team name is a registered name and cannot be its own challenge's target.
 SECRET_ITEM = "labeler"
+# The reveal item of a challenge's sealed held-out evaluation set (a safetensors dataset the
+# challenge is judged on at the close instead of its public dataset). Reserved like "labeler".
+HELDOUT_ITEM = "heldout"
+HELDOUT_FILE = f"{HELDOUT_ITEM}.safetensors"
 
 _NAME = r"[a-z0-9][a-z0-9_-]*"
 _ROUND_PATH = re.compile(r"^rounds/(\d{3,})/(.+)$")
@@ -44,9 +51,11 @@ ROUND_FILES = [
     re.compile(r"^round\.toml$"),
     re.compile(r"^results\.toml$"),
     re.compile(rf"^challenges/{_NAME}/(challenge\.toml|model\.safetensors|labeler\.escrow|"
+               r"heldout\.escrow|"
                r"hint-image-[1-9][0-9]*\.png|hint-[1-9][0-9]*\.escrow)$"),
     re.compile(rf"^submissions/{_NAME}/{_NAME}\.(toml|escrow)$"),
     re.compile(rf"^reveals/{_NAME}/{_NAME}\.(toml|py|txt)$"),
+    re.compile(rf"^reveals/{_NAME}/heldout\.safetensors$"),
     re.compile(rf"^hints/{_NAME}/hint-[1-9][0-9]*\.(toml|txt)$"),
 ]
 # Every file of the team registry: a registration, and the team's rotations and removal.
@@ -98,9 +107,12 @@ def reveal_entry(number: int, owner: str, item: str) -> str:
 
 
 def escrow_path(number: int, owner: str, item: str) -> str:
-    """Where the escrow of ``owner``'s sealed ``item`` (SECRET_ITEM or a target team) lives."""
+    """Where the escrow of ``owner``'s sealed ``item`` (SECRET_ITEM, HELDOUT_ITEM or a target
+    team) lives."""
     if item == SECRET_ITEM:
         return f"{challenge_dir(number, owner)}/labeler.escrow"
+    if item == HELDOUT_ITEM:
+        return f"{challenge_dir(number, owner)}/heldout.escrow"
     return f"{round_dir(number)}/submissions/{owner}/{item}.escrow"
 
 

@@ -28,6 +28,14 @@ def program_context(tournament: str, round_no: int, team: str, target: str,
             "target": target, "challenge": challenge_commitment}
 
 
+def heldout_context(tournament: str, round_no: int, team: str,
+                    challenge_commitment: str) -> dict[str, Any]:
+    """What a challenge's sealed held-out evaluation set is sealed to: its challenge (by the
+    seal of its secret), so it can never be presented as another challenge's."""
+    return {"purpose": "heldout", "tournament": tournament, "round": round_no, "team": team,
+            "challenge": challenge_commitment}
+
+
 def make_seal(context: dict[str, Any], payload: bytes, escrow_key: str | None
               ) -> tuple[dict[str, Any], bytes, bytes | None]:
     """Return (seal table, salt, escrow blob or None) for ``payload`` under ``context``."""

@@ -72,7 +72,7 @@ class Submission:
 @dataclass(frozen=True)
 class Reveal:
     owner: str
-    item: str                 # layout.SECRET_ITEM or the target team of a program
+    item: str                 # layout.SECRET_ITEM, HELDOUT_ITEM or a program's target team
     path: str                 # the revealed file
     salt: str
     by: str
@@ -365,7 +365,11 @@ def _load_round(state: State, number: int) -> Round:
                 raise EntryError(f"{path}: entry names another owner, item or round than its "
                                  "place")
             file = get(rv, "file", str, path)
-            if file not in (f"{item}.py", f"{item}.txt"):
+            if item == layout.HELDOUT_ITEM:
+                if file != layout.HELDOUT_FILE:
+                    raise EntryError(f"{path}: the revealed held-out set must be "
+                                     f"{layout.HELDOUT_FILE}, not {file!r}")
+            elif file not in (f"{item}.py", f"{item}.txt"):
                 raise EntryError(f"{path}: the revealed file must be {item}.py or {item}.txt, "
                                  f"not {file!r}")
             rnd.reveals[(owner, item)] = Reveal(

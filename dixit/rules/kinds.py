@@ -61,16 +61,21 @@ MIN_DRAW_SPACE = 2**32
 _SAMPLED = re.compile(r"^tokens:(\d+)x(\d+):(\d+)$")
 
 
-def domain_problem(kind: Kind, spec: str) -> str | None:
-    """Why ``kind`` cannot be judged on domain ``spec``, or None. Pure (the spec string)."""
-    if not kind.judged_on_draw:
+def domain_problem(kind: Kind, spec: str, heldout: bool = False) -> str | None:
+    """Why ``kind`` cannot be judged on domain ``spec``, or None. Pure (the spec string, and
+    whether the challenge seals a held-out evaluation set, which only a dataset domain takes:
+    its inputs are unknown before the close, so nobody can tabulate the model on them)."""
+    if heldout and not spec.strip().startswith("dataset:"):
+        return (f"a sealed held-out set (--heldout) is for a dataset:PATH domain, not "
+                f"{spec!r}")
+    if not kind.judged_on_draw or heldout:
         return None
     m = _SAMPLED.match(spec.strip())
     if m is None:
         return (f"an {kind.name} challenge is judged against its public model, so it needs "
                 f"inputs nobody can tabulate: a sampled domain tokens:VOCABxLEN:N (judged on N "
                 f"fresh inputs drawn after submit-by), not {spec!r}, which anyone can "
-                "enumerate")
+                "enumerate; or a dataset:PATH domain with a sealed held-out set (--heldout)")
     vocab, length = int(m.group(1)), int(m.group(2))
     if vocab < 2 or length * math.log2(vocab) < math.log2(MIN_DRAW_SPACE):
         return (f"an {kind.name} challenge needs a space of inputs too large to tabulate "
