@@ -26,7 +26,7 @@ def test_parse(spec: str, form: str, classes: int, probs: bool) -> None:
                                   "distribution:8:logits", "binary:2", "kinds:3", "classes:x",
                                   3, None])
 def test_parse_refuses(spec: object) -> None:
-    with pytest.raises(ChallengeError, match="output is binary, classes:C|must be a string"):
+    with pytest.raises(ChallengeError, match=r"output is binary, classes:C|must be a string"):
         outputs.parse(spec)
 
 
