@@ -160,13 +160,15 @@ def test_inspect_sees_a_tampered_model_file(played: Played, dixit: Runner,
     data = bytearray(model.read_bytes())
     data[-1] ^= 0x01  # one bit of the last weight: still a loadable model
     model.write_bytes(bytes(data))
-    doc = dixit.ok("-C", clone, "inspect", "alice", "--json").json()
+    res = dixit("-C", clone, "inspect", "alice", "--json")
+    assert res.code == 1  # a failed check
+    doc = res.json()
     seal = doc["seal"]
     assert seal["status"] == "mismatch" and seal["model_file"] == "mismatch"
     assert seal["model"] == "ok"  # the committed model is untouched
     assert any("model file" in p and "model_sha256" in p for p in doc["problems"])
-    human = dixit.ok("-C", clone, "inspect", "alice")
-    assert "mismatch" in human.out and "does not match the sealed model_sha256" in human.out
+    human = dixit("-C", clone, "inspect", "alice")
+    assert human.code == 1 and "mismatch" in human.out and "does not match the sealed model_sha256" in human.out
 
 
 def test_inspect_after_the_close(played: Played, dixit: Runner) -> None:

@@ -177,3 +177,19 @@ def test_propose_needs_the_dataset_in_the_ledger(scored, dixit: Runner) -> None:
     assert f"dataset {DATASET} here differs from the ledger's copy" in res.err
     assert git(clone, "rev-parse", "HEAD") == head
     git(clone, "checkout", "--", DATASET)
+
+
+def test_a_clone_without_the_dataset_says_so(scored, dixit: Runner) -> None:
+    """A clone whose working tree lacks the shared dataset: one line naming it, exit 1 (not a
+    seal mismatch reported as fine)."""
+    league, _results, _made = scored
+    clone = league.clone("bob")
+    (clone / DATASET).unlink()
+    try:
+        res = dixit("-C", clone, "inspect", "alice", "--json")
+        assert res.code == 1
+        doc = res.json()
+        assert f"domain: dataset {DATASET} not found under" in doc["problems"][0]
+        assert doc["seal"]["domain"] != "ok"
+    finally:
+        git(clone, "checkout", "--", DATASET)

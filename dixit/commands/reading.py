@@ -61,14 +61,17 @@ def inspect(
 ) -> None:
     """Show a challenge without running its code: kind, architecture and parameter counts,
     domain, claimed accuracy, seal status (model and domain against the seal, escrow, reveal,
-    measured accuracy once closed) and where its files are."""
+    measured accuracy once closed) and where its files are. Exits 1 when a check fails (a
+    file missing here, a seal mismatch), after showing everything."""
     from dixit.views import inspection
 
     data = inspection.inspect(target, root=_ctx["root"], round_no=round_no, warn=_warn)
     if as_json:
         _emit(data)
-        return
-    out.print(inspection.renderable(data))
+    else:
+        out.print(inspection.renderable(data))
+    if data["problems"]:
+        raise typer.Exit(1)
 
 
 @app.command()
