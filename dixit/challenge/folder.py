@@ -135,7 +135,8 @@ def read_submission(kind: kinds.Kind, path: Path, max_program_bytes: int) -> byt
 
 
 def run_labeler_locally(path: Path, x: torch.Tensor, output: outputs.Output = outputs.BINARY,
-                        length: int | None = None) -> torch.Tensor:
+                        length: int | None = None,
+                        targets: torch.Tensor | None = None) -> torch.Tensor:
     """Label ``x`` with the team's own labeler, in this process (training only): int64 class
     ids, or float32 logits/probabilities for a distribution, checked against ``output``."""
     import numpy as np
@@ -151,7 +152,9 @@ def run_labeler_locally(path: Path, x: torch.Tensor, output: outputs.Output = ou
         fn = getattr(module, "label", None)
         if not callable(fn):
             raise ChallengeError(f"labeler {path} defines no label(x) function")
-        out = torch.as_tensor(fn(x))
+        out = torch.as_tensor(fn(x, targets) if targets is not None
+                              and domains.takes_targets(fn)
+                              else fn(x))
     except ChallengeError:
         raise
     except Exception as exc:
@@ -302,8 +305,11 @@ def _prepare(out: Path, labeler: Path, domain_spec: str, arch: str, train_frac: 
         raise ChallengeError("positions = 'all' gives an output per position: declare one, "
                              "--output sequence:C or distribution:C, on a tokens domain")
     models.build(config)  # validates the config before the labeler runs over the domain
-    labels = torch_cat(run_labeler_locally(labeler, b, output, length)
-                       for b in domain.batches())
+    targets = domain.targets()
+    labels = torch_cat(
+        run_labeler_locally(labeler, domain.slice(i, min(i + 4096, domain.size)), output, length,
+                            None if targets is None else targets[i:i + 4096])
+        for i in range(0, domain.size, 4096))
     return source, domain, config, labels
 
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dixit.errors import ChallengeError
 from dixit.ledger.fsutil import read_regular
@@ -125,7 +125,7 @@ class Domain:
         assert self.sample is not None
         return torch.randint(0, vocab, (self.sample, length), generator=gen, dtype=torch.int64)
 
-    def _dataset(self) -> torch.Tensor:
+    def _tensors(self) -> dict[str, torch.Tensor]:
         from safetensors import SafetensorError
         from safetensors.torch import load
 
@@ -136,7 +136,29 @@ class Domain:
             raise ChallengeError(f"cannot read dataset {self.path}: {exc}") from None
         if "inputs" not in tensors:
             raise ChallengeError(f"dataset {self.path} has no tensor named 'inputs'")
-        return tensors["inputs"]
+        return tensors
+
+    def _dataset(self) -> torch.Tensor:
+        return self._tensors()["inputs"]
+
+    def targets(self) -> torch.Tensor | None:
+        """A dataset's ``targets`` (e.g. MNIST's digit classes): one integer per input, int64,
+        given to a labeler that takes a second argument, ``label(x, targets)``. None when the
+        dataset has none (and for grids and token domains)."""
+        import torch
+
+        if self.kind != "dataset":
+            return None
+        tensors = self._tensors()
+        t = tensors.get("targets")
+        if t is None:
+            return None
+        if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool \
+                or tuple(t.shape) != (int(tensors["inputs"].shape[0]),):
+            raise ChallengeError(f"dataset {self.path}: 'targets' must hold one integer per "
+                                 f"input, shape ({int(tensors['inputs'].shape[0])},); got "
+                                 f"{t.dtype} of shape {tuple(t.shape)}")
+        return t.to(torch.int64)
 
     @property
     def data_sha256(self) -> str:
@@ -240,3 +262,17 @@ def read_heldout(path: Path, public: Domain) -> tuple[bytes, int]:
     except OSError as exc:
         raise ChallengeError(f"held-out set {path}: {exc.strerror or exc}") from None
     return data, check_heldout(data, public, f"held-out set {path}")
+
+
+def takes_targets(fn: Any) -> bool:
+    """Whether ``label`` takes a second positional argument (a dataset's targets); a
+    signature that cannot be read takes one."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return True
+    return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 2

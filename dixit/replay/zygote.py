@@ -167,6 +167,8 @@ class Zygote:
         self.limits: dict[str, Any] = {}
         self.domain: Any = None
         self.inputs: Any = None
+        self.targets: Any = None  # a dataset's targets, for label(x, targets)
+        self.takes_targets: Any = None
         self.size = 0
         self.output: Any = None  # the challenge's declared output (dixit.rules.outputs)
         self.rows: list[tuple[int, ...]] = []  # the row shapes it allows on this domain
@@ -242,7 +244,7 @@ class Zygote:
             return
         self.limits = limits
         if self.params is None or key[0] != self.params[0]:
-            self.domain = self.inputs = None  # free the previous domain's inputs first
+            self.domain = self.inputs = self.targets = None  # free the previous domain's first
             dom = domains.parse(domain["spec"], seed=int(domain["seed"]),
                                 root=Path(domain["root"]) if domain["root"] else None)
             width = max(1, int(self.np.prod(dom.input_shape)))
@@ -250,6 +252,8 @@ class Zygote:
             # big; datasets must be loaded here anyway since children cannot read the file.
             if dom.kind == "dataset" or dom.size * width * 8 <= (512 << 20):
                 self.inputs = dom.all()
+            self.targets = dom.targets()
+            self.takes_targets = domains.takes_targets
             self.domain, self.size = dom, dom.size
             self.output = outputs.parse(domain.get("output", outputs.DEFAULT))
             self.length = outputs.positions(dom.kind, tuple(dom.input_shape))
@@ -582,6 +586,7 @@ class Zygote:
             self._send({"error": "defines no label(x) function"})
             return 0
         labels: Any = None  # allocated once the first batch fixes the shape of a row
+        with_targets = self.targets is not None and self.takes_targets(label)
         bs = max(1, int(self.limits["batch_size"]))
         for start in range(0, self.size, bs):
             stop = min(start + bs, self.size)
@@ -589,7 +594,7 @@ class Zygote:
             x = self.inputs[start:stop].clone() if self.inputs is not None else \
                 self.domain.slice(start, stop)
             try:
-                out = label(x)
+                out = label(x, self.targets[start:stop].clone()) if with_targets else label(x)
             except BaseException as exc:
                 return self._fail("in label()", exc)
             try:
