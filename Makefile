@@ -50,6 +50,8 @@ test-extras:
 	$(EXTRAS)/bin/pytest -q -n 2 tests/test_cli.py tests/test_bad_input.py tests/test_datasets.py
 
 bench: $(STAMP)
+	printf 'torch==2.13.0\n' > $(VENV)/constraints.txt
+	$(BIN)/pip install -q --disable-pip-version-check -c $(VENV)/constraints.txt -e '.[dev,mnist]'
 	$(BIN)/python bench/run.py
 
 # Mutation testing of the trust core (rules, seals, entries, layout, checks, verify; the list and
