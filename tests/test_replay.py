@@ -220,9 +220,11 @@ def _scan_memory(pid: int, needles: list[bytes]) -> dict[bytes, bool]:
 def test_zygote_never_holds_program_source(tmp_path: Path) -> None:
     src_marker = "SRC-MARKER-" + os.urandom(8).hex()
     path_marker = "PATH-MARKER-" + os.urandom(8).hex()
-    other = _write(tmp_path, f"{path_marker}.py",
+    other = _write(tmp_path, "other.py",
                    f"# {src_marker}\nSECRET = {src_marker!r}\n" + HONEST_SUM)
-    probe = _write(tmp_path, "probe.py", REPORT_PPID)
+    # The positive control: the zygote does hold paths, and the idle zygote still holds the
+    # message of its last job (the probe's); a freed one may be overwritten at any time.
+    probe = _write(tmp_path, f"{path_marker}.py", REPORT_PPID)
     scans: list[dict[bytes, bool]] = []
 
     def on_done(o: Outcome) -> None:
