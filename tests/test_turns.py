@@ -171,7 +171,10 @@ def test_a_team_that_proposes_nothing_in_an_all_round_is_shown(tmp_path: Path, d
     status = dixit.ok("-C", league.root, "status", "--json").json()["round"]
     assert (status["proposers"], status["storytellers"], status["proposed_nothing"]) == (
         "all", None, [])
-    dixit.ok("-C", league.root, "team", "add", "carol")  # joined after the round opened
+    # joined after the round opened: a minute on, since entries are dated to the second (one
+    # registered in the second a round opens counts as there at the opening)
+    monkeypatch.setenv("DIXIT_NOW", "+1m")
+    dixit.ok("-C", league.root, "team", "add", "carol")
     monkeypatch.setenv("DIXIT_NOW", "+90m")
     status = dixit.ok("-C", league.root, "status", "--json").json()["round"]
     assert status["proposed_nothing"] == ["bob"]
