@@ -15,6 +15,7 @@ from dixit.league.secrets import Opened
 from dixit.ledger import state as st
 from dixit.ledger.layout import SECRET_ITEM
 from dixit.rules import kinds
+from dixit.rules.domain_caps import CEILING, DomainRules
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,10 @@ def source_key(target: str, owner: str, item: str) -> str:
 
 
 def plan(rnd: st.Round, opened: Opened, root: Path, targets: list[str] | None = None,
-         draw: int | None = None) -> Plan:
+         draw: int | None = None, caps: DomainRules = CEILING) -> Plan:
     """Plan the replay of ``targets`` (default: every challenge of the round). A kind judged
     on a post-deadline draw is replayed on its domain sampled with ``draw`` (``rules.draw``),
-    never on the public sample."""
+    never on the public sample. A domain over the rulebook's ``caps`` voids its challenge."""
     out = Plan(rnd)
     groups: dict[tuple[str, int], list[str]] = {}
     for target in sorted(rnd.challenges) if targets is None else sorted(targets):
@@ -75,7 +76,7 @@ def plan(rnd: st.Round, opened: Opened, root: Path, targets: list[str] | None = 
         if void is None and kind.replayed:
             seed = int(ch.meta.get("seed", 0)) if drawn is None else drawn
             try:
-                dom = domains.parse(ch.domain, root=root, seed=seed)
+                dom = domains.parse(ch.domain, root=root, seed=seed, caps=caps)
             except Exception as exc:  # a broken domain voids this challenge only
                 void = f"domain unusable: {str(exc).splitlines()[0]}"
             else:
