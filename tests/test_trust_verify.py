@@ -31,6 +31,9 @@ from tests.ledgers import (
     DATASET,
     OPEN,
     REVEALED,
+    ROT_CLOSED,
+    ROT_OPEN,
+    ROT_SEED,
     SUB_BOB_ALICE,
     Built,
     commit_files,
@@ -232,6 +235,16 @@ def _threshold(value: float) -> Callable[[dict[str, Any]], None]:
     def edit(p: dict[str, Any]) -> None:
         p["rules"]["threshold"] = value
     return edit
+
+
+def _no_domains(p: dict[str, Any]) -> None:
+    """Results as a round closed before the rulebook had [domains] recorded them."""
+    del p["rules"]["domains"]
+
+
+def _lower_domain_caps(p: dict[str, Any]) -> None:
+    """Recorded caps under which alice's and bob's grids (25,538 numbers each) are void."""
+    p["rules"]["domains"]["max_elements"] = 20000
 
 
 def results_changed_after_close(b: Built) -> None:
@@ -477,6 +490,8 @@ CASES = [
        f"{RESULTS}: recorded rules are invalid: rules.toml: solve.threshold must be a float, "
        "got None"),
     _c("results with a void challenge, points to match", CLOSED, _results(_void)),
+    _c("results recorded before [domains] existed", CLOSED, _results(_no_domains)),
+    _c("results record lower domain caps", CLOSED, _results(_lower_domain_caps)),
     _c("results with an errored program, points to match", CLOSED, _results(_errored)),
 ]
 
@@ -591,6 +606,149 @@ def test_cli_exit_code_and_message(built: dict[str, Built], dixit: Runner) -> No
     bad = dixit("-C", built["model rewritten in history"].root, "verify", "--no-replay")
     assert bad.code == 1
     assert "does not match the model hash in its seal" in bad.out + bad.err
+
+
+def test_replay_re_derives_with_the_recorded_domain_caps(built: dict[str, Built]) -> None:
+    """A record without [domains] (an older round) is re-scored with the ceilings and matches;
+    recorded caps lower than the ledger's rulebook are the ones the re-score applies."""
+    old = verify.verify(Ledger(built["results recorded before [domains] existed"].root))
+    assert old.problems == [] and old.checked["rounds re-scored"] == 1
+    rep = verify.verify(Ledger(built["results record lower domain caps"].root))
+    assert len(rep.problems) == 1
+    assert rep.problems[0].startswith(
+        f"{RESULTS}: does not match a fresh re-score (challenges[0].model_accuracy: derived "
+        "None, committed "), rep.problems
+
+
+def test_replay_needs_the_isolation_the_rules_ask_unless_allowed_weaker(
+        built: dict[str, Built], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIXIT_SANDBOX_DISABLE", "landlock")  # 'partial' here; 'full' required
+    b = built[CLOSED]
+    rep = verify.verify(Ledger(b.root))
+    assert rep.problems == [
+        "round 1: cannot replay: sandbox isolation here is 'partial' but 'full' is required "
+        "(missing: Landlock (file system confinement)); pass --allow-weak-isolation to run "
+        "anyway"]
+    weak = verify.verify(Ledger(b.root), allow_weak=True)
+    assert weak.problems == [] and weak.checked["rounds re-scored"] == 1
+
+
+# -- the second tournament: a key rotated mid-round, a sampled emulate challenge ----------------
+
+ROT_ALICE = "rounds/001/challenges/alice"
+ROT_BOB_REVEALS = "rounds/001/reveals/bob"
+
+
+def _retired_key(b: Built, name: str) -> keystore.Identity:
+    """The key ``name`` held before its rotation (the key store keeps it, renamed)."""
+    (path,) = (b.keys / _info(b).id).glob(f"{name}.key.retired-*")
+    return keystore.parse_line(path.read_text(), name, str(path))
+
+
+def _bob_reveals(retired: bool) -> ledgers.Tamper:
+    """After submit-by, bob reveals his labeler himself, signed with his retired or his
+    current key (an escrow tournament still lets a team reveal its own)."""
+    def tamper(b: Built) -> None:
+        from dixit.league import checks
+
+        key = _retired_key(b, "team-bob") if retired else identity(b, "team-bob")
+        state = st.load(Ledger(b.root).snapshot())
+        salt, payload = keystore.load_secret(state.info.id, 1, "bob", layout.SECRET_ITEM)
+        commit_files(b.root, checks.reveal_files(state.rounds[1], "bob", layout.SECRET_ITEM,
+                                                 salt, payload, "team", key.signing),
+                     "bob reveals")
+    return tamper
+
+
+def _reseeded(b: Built) -> None:
+    """alice's sampled challenge claims another seed: another public sample than sealed."""
+    path = f"{ROT_ALICE}/challenge.toml"
+    rewrite(b.root, {path: resigned(b, path, _set("challenge", "seed", value=ROT_SEED + 1),
+                                    "team-alice")})
+
+
+def _emulate_solved(p: dict[str, Any]) -> None:
+    """bob's program agrees 0.995 with alice's emulate model, which agrees 0.999 with its
+    labeler: an emulate challenge is judged by the threshold alone (the model is its
+    reference), so bob solves it; the points to match."""
+    ch = _challenge(p, "alice")
+    ch["model_agreement"] = 0.999
+    ch["submissions"][0]["agreement"] = 0.995
+    p["points"].update({"alice": 7, "bob": 7})
+
+
+def _model_beats_the_solver(p: dict[str, Any]) -> None:
+    """bob's labeler model agrees 0.998 with his labeler: alice's 0.995 does not beat it
+    (required 0.999), yet the points still say she solved it."""
+    ch = _challenge(p, "bob")
+    ch["model_agreement"] = 0.998
+    ch["submissions"][0]["agreement"] = 0.995
+
+
+def _draw_seed(p: dict[str, Any]) -> None:
+    _challenge(p, "alice")["draw_seed"] += 1
+
+
+ROT_CASES = [
+    _c("rotated: pristine open round", ROT_OPEN, None),
+    # the closer's reveals of bob's secret and program are the closer's, not bob's: neither
+    # his retired nor his current key signed them
+    _c("rotated: pristine closed round", ROT_CLOSED, None),
+    _c("rotated: bob reveals with his retired key", ROT_OPEN, _bob_reveals(retired=True),
+       f"{ROT_BOB_REVEALS}/labeler.toml (commit C): not signed with the key registered for "
+       "'bob' at that time (a retired or foreign key)"),
+    _c("rotated: bob reveals with his current key", ROT_OPEN, _bob_reveals(retired=False)),
+    _c("rotated: sampled challenge re-seeded", ROT_OPEN, _reseeded,
+       f"{ROT_ALICE}/challenge.toml: domain data changed since the challenge was sealed"),
+    _c("rotated: emulate solved by the threshold alone", ROT_CLOSED, _results(_emulate_solved)),
+    _c("rotated: a model that beats the solver", ROT_CLOSED, _results(_model_beats_the_solver),
+       POINTS_OFF),
+    _c("rotated: results with another draw seed", ROT_CLOSED, _results(_draw_seed)),
+]
+
+
+@pytest.fixture(scope="module")
+def rot_built(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> dict[str, Built]:
+    bases = ledgers.rotated(tmp_path_factory, dixit)
+    out = dict(bases)
+    for case in ROT_CASES:
+        if case.tamper is not None:
+            out[case.name] = ledgers.derive(tmp_path_factory, "verify", bases[case.base],
+                                            case.name, case.tamper)
+    return out
+
+
+@pytest.mark.parametrize("case", ROT_CASES, ids=lambda c: c.name)
+def test_verify_rotated_reports_exactly_what_was_tampered(case: Case,
+                                                          rot_built: dict[str, Built]) -> None:
+    b = rot_built[case.name if case.tamper else case.base]
+    assert _problems(b) == case.problems
+
+
+def test_rotated_ledger_is_what_it_claims(rot_built: dict[str, Built]) -> None:
+    """The fixture holds what these cases rely on (so a change to it cannot void them)."""
+    state = st.load(Ledger(rot_built[ROT_CLOSED].root).snapshot())
+    rnd = state.rounds[1]
+    assert len(state.teams["bob"].history) == 2
+    assert rnd.challenges["alice"].kind == "emulate"
+    assert rnd.challenges["alice"].meta["seed"] == ROT_SEED
+    assert rnd.reveals[("bob", layout.SECRET_ITEM)].by == "closer"
+    assert rnd.reveals[("bob", "alice")].by == "closer"
+    assert rnd.challenges["bob"].domain == f"dataset:{ledgers.ROT_DATASET}"
+
+
+def test_replay_re_derives_a_rotated_round(rot_built: dict[str, Built]) -> None:
+    """The re-score reads bob's dataset from the ledger's root, draws alice's inputs with the
+    seed the revealed salts give, and matches; a recorded draw seed that is not that one does
+    not."""
+    rep = verify.verify(Ledger(rot_built[ROT_CLOSED].root))
+    assert rep.problems == [] and rep.checked["rounds re-scored"] == 1
+    b = rot_built["rotated: results with another draw seed"]
+    committed = _challenge(entries.parse((b.root / RESULTS).read_bytes(), RESULTS)[0],
+                           "alice")["draw_seed"]
+    rep = verify.verify(Ledger(b.root))
+    assert rep.problems == [f"{RESULTS}: does not match a fresh re-score (challenges[0]."
+                            f"draw_seed: derived {committed - 1}, committed {committed})"]
 
 
 # -- the pure parts ----------------------------------------------------------------------------
