@@ -10,6 +10,7 @@ import pytest
 
 from dixit.errors import ChallengeError, RulesError
 from dixit.rules import flags, kinds, points as rules, rulebook
+from dixit.rules.domain_caps import DomainRules
 from dixit.rules.points import (
     ChallengeOutcome as Ch,
     ChallengeScore as Cs,
@@ -17,7 +18,6 @@ from dixit.rules.points import (
     Standing,
     SubmissionOutcome as Sub,
 )
-from dixit.rules.domain_caps import DomainRules
 from dixit.rules.rulebook import Points, ReplayRules, Rulebook
 
 # distinct values, so a mix-up of any two shows

@@ -242,9 +242,45 @@ def _no_domains(p: dict[str, Any]) -> None:
     del p["rules"]["domains"]
 
 
+def _unknown_kind(p: dict[str, Any]) -> None:
+    """Without a replay an unknown kind is judged by the threshold (the points still follow);
+    the replay sees the kind is not the ledger's (``test_replay_re_derives_the_results``)."""
+    _challenge(p, "alice")["kind"] = "oracle"
+
+
 def _lower_domain_caps(p: dict[str, Any]) -> None:
     """Recorded caps under which alice's and bob's grids (25,538 numbers each) are void."""
     p["rules"]["domains"]["max_elements"] = 20000
+
+
+def _garbled_then_restored(data: Callable[[Built], bytes]) -> ledgers.Tamper:
+    """bob's submission overwritten in one commit (by ``data``) and restored in the next: the
+    tree ends as it was, only the history holds the broken chain."""
+    def tamper(b: Built) -> None:
+        path = f"{SUB_BOB_ALICE}.toml"
+        original = (b.root / path).read_bytes()
+        commit_files(b.root, {path: data(b)}, "overwrite")
+        commit_files(b.root, {path: original}, "restore")
+    return tamper
+
+
+def _signed_without_submission(b: Built) -> bytes:
+    return entries.signed({"note": {"text": "no submission here"}},
+                          identity(b, "team-bob").signing)
+
+
+def _type_changed_and_back(path: str) -> ledgers.Tamper:
+    """``path`` made a symbolic link in one commit and a regular file again in the next."""
+    def tamper(b: Built) -> None:
+        blob = git(b.root, "rev-parse", f"HEAD:{path}")
+        link = subprocess.run(["git", "-C", str(b.root), "hash-object", "-w", "--stdin"],
+                              input=b"/proc/kmsg", capture_output=True,
+                              check=True).stdout.decode().strip()
+        for mode, sha in (("120000", link), ("100644", blob)):
+            git(b.root, "update-index", "--cacheinfo", f"{mode},{sha},{path}")
+            git(b.root, "commit", "-q", "-m", f"{path} as {mode}")
+        git(b.root, "reset", "-q", "--hard")
+    return tamper
 
 
 def results_changed_after_close(b: Built) -> None:
@@ -491,6 +527,26 @@ CASES = [
        "got None"),
     _c("results with a void challenge, points to match", CLOSED, _results(_void)),
     _c("results recorded before [domains] existed", CLOSED, _results(_no_domains)),
+    _c("submission garbled in one commit, restored in the next", OPEN,
+       _garbled_then_restored(lambda b: b"x = 1\n"),
+       f"{SUB_BOB_ALICE}.toml (commit C): entry is unsigned",
+       f"{SUB_BOB_ALICE}.toml (commit C): does not replace the submission now in the ledger (an "
+       "older entry brought back?); a resubmission names the sha256 of the entry it replaces"),
+    _c("submission replaced by a signed entry of nothing, then restored", OPEN,
+       _garbled_then_restored(_signed_without_submission),
+       f"{SUB_BOB_ALICE}.toml (commit C): does not replace the submission now in the ledger (an "
+       "older entry brought back?); a resubmission names the sha256 of the entry it replaces",
+       f"{SUB_BOB_ALICE}.toml (commit C): does not replace the submission now in the ledger (an "
+       "older entry brought back?); a resubmission names the sha256 of the entry it replaces"),
+    _c("sealed file made a link and back", OPEN, _type_changed_and_back(f"{ALICE}/labeler.escrow"),
+       f"{ALICE}/labeler.escrow (commit C): sealed file turned into another file type after it "
+       "was committed",
+       f"{ALICE}/labeler.escrow (commit C): sealed file turned into another file type after it "
+       "was committed"),
+    _c("submission made a link and back", OPEN, _type_changed_and_back(f"{SUB_BOB_ALICE}.toml"),
+       f"{SUB_BOB_ALICE}.toml (commit C): a sealed submission was turned into another file type",
+       f"{SUB_BOB_ALICE}.toml (commit C): a sealed submission was turned into another file type"),
+    _c("results naming an unknown kind", CLOSED, _results(_unknown_kind)),
     _c("results record lower domain caps", CLOSED, _results(_lower_domain_caps)),
     _c("results with an errored program, points to match", CLOSED, _results(_errored)),
 ]
@@ -574,6 +630,9 @@ def test_a_round_can_be_verified_alone(built: dict[str, Built]) -> None:
     ("results record equivalent rules",
      [f"{RESULTS}: does not match a fresh re-score (challenges[0].required: derived 0.95, "
       "committed 0.99)"]),
+    ("results naming an unknown kind",
+     [f"{RESULTS}: does not match a fresh re-score (challenges[0].kind: derived 'labeler', "
+      "committed 'oracle')"]),
 ])
 def test_replay_re_derives_the_results(name: str, problems: list[str],
                                        built: dict[str, Built]) -> None:
@@ -667,6 +726,18 @@ def _reseeded(b: Built) -> None:
                                     "team-alice")})
 
 
+def _seedless(b: Built) -> None:
+    """alice's sampled challenge without a seed field, sealed with the seed that means: 0."""
+    from dixit.data import domains
+
+    path = f"{ROT_ALICE}/challenge.toml"
+
+    def edit(p: dict[str, Any]) -> None:
+        del p["challenge"]["seed"]
+        p["seal"]["domain_id"] = domains.parse(p["challenge"]["domain"], seed=0).identity()
+    rewrite(b.root, {path: resigned(b, path, edit, "team-alice")})
+
+
 def _emulate_solved(p: dict[str, Any]) -> None:
     """bob's program agrees 0.995 with alice's emulate model, which agrees 0.999 with its
     labeler: an emulate challenge is judged by the threshold alone (the model is its
@@ -700,6 +771,8 @@ ROT_CASES = [
     _c("rotated: bob reveals with his current key", ROT_OPEN, _bob_reveals(retired=False)),
     _c("rotated: sampled challenge re-seeded", ROT_OPEN, _reseeded,
        f"{ROT_ALICE}/challenge.toml: domain data changed since the challenge was sealed"),
+    _c("rotated: sampled challenge without a seed field (sealed with seed 0)", ROT_OPEN,
+       _seedless),
     _c("rotated: emulate solved by the threshold alone", ROT_CLOSED, _results(_emulate_solved)),
     _c("rotated: a model that beats the solver", ROT_CLOSED, _results(_model_beats_the_solver),
        POINTS_OFF),
