@@ -18,6 +18,7 @@ from dixit.league import checks
 from dixit.ledger import clock, entries, keystore, layout, protocol, seal, state as st
 from dixit.ledger.store import Ledger
 from dixit.rules import kinds
+from dixit.rules.domain_caps import CEILING, DomainRules
 from tests import ledgers
 from tests.conftest import Runner
 from tests.ledgers import CLOSED, OPEN, REVEALED, Built
@@ -190,6 +191,44 @@ def test_challenge_meta() -> None:
     assert checks.challenge_meta({}) is kinds.LABELER
     refused(ChallengeError, "unknown challenge kind 'x'; choose one of labeler, emulate, flag",
             checks.challenge_meta, {"kind": "x"})
+
+
+DATA = "scoring/data/x.safetensors"
+CAPS = DomainRules(max_elements=1000, max_sequence_length=8, max_dataset_bytes=2048)
+
+
+def _over(what: str, cap: int, key: str) -> str:
+    return f"{what}, over the rulebook's limit of {cap:,} (domains.{key})"
+
+
+def _dataset(shape: tuple[int, ...]) -> bytes:
+    import numpy as np
+    from safetensors.numpy import save
+
+    return save({"inputs": np.zeros(shape, dtype=np.uint8)})
+
+
+def test_domain_within_judges_a_dataset_by_what_the_ledger_holds() -> None:
+    data = _dataset((11, 100))
+    held = {DATA: (len(data), data)}
+    with pytest.raises(EntryError) as err:
+        checks.domain_within(CAPS, f"dataset:{DATA}", held.get)
+    assert str(err.value) == _over(f"dataset {DATA} holds 1,100 numbers in 'inputs'", 1000,
+                                   "max_elements")
+    checks.domain_within(CEILING, f"dataset:{DATA}", held.get)
+    # over the size cap, the content is not needed (and not read)
+    with pytest.raises(EntryError) as err:
+        checks.domain_within(CAPS, f"dataset:{DATA}", {DATA: (4096, b"")}.get)
+    assert str(err.value) == _over(f"dataset {DATA} has 4,096 bytes", 2048, "max_dataset_bytes")
+    with pytest.raises(EntryError) as err:
+        checks.domain_within(CAPS, "dataset:scoring/data/other.safetensors", held.get)
+    assert str(err.value) == ("dataset scoring/data/other.safetensors is not in the ledger (the "
+                              "organizer commits shared evaluation data under scoring/data/)")
+    with pytest.raises(EntryError) as err:
+        checks.domain_within(CAPS, "grid:40x40", held.get)
+    assert str(err.value) == _over("grid domain 'grid:40x40' holds 3,200 numbers (points x "
+                                   "coordinates)", 1000, "max_elements")
+    checks.domain_within(CAPS, "grid:10x10", {}.get)
 
 
 @pytest.mark.parametrize(("size", "limit", "message"), [
