@@ -119,7 +119,7 @@ def _copy(src: Built, folder: Path, with_keys: bool = True) -> Built:
     return Built(folder / "organizer", folder / "keys" if with_keys else src.keys)
 
 
-def _dataset(root: Path, path: str = DATASET) -> None:
+def write_dataset(root: Path, path: str = DATASET) -> None:
     """Small synthetic 8x8 grey images, made here: nothing is downloaded."""
     import torch
     from safetensors.torch import save_file
@@ -134,7 +134,7 @@ def _build_open(folder: Path, dixit: Runner) -> None:
     with scoped_env(folder):
         league = make_league(folder, dixit, TEAMS)
         root = league.root
-        _dataset(root)
+        write_dataset(root)
         git(root, "add", DATASET)
         git(root, "commit", "-q", "-m", "data: tiny images")
         git(root, "push", "-q", "origin", "main")
@@ -190,7 +190,7 @@ def _build_rotated_open(folder: Path, dixit: Runner) -> None:
     with scoped_env(folder):
         league = make_league(folder, dixit, ROT_TEAMS)
         root = league.root
-        _dataset(root, ROT_DATASET)
+        write_dataset(root, ROT_DATASET)
         git(root, "add", ROT_DATASET)
         git(root, "commit", "-q", "-m", "data: tiny images")
         git(root, "push", "-q", "origin", "main")

@@ -24,7 +24,7 @@ import pytest
 from dixit.ledger import clock, entries, keystore, layout, seal, state as st
 from dixit.ledger.store import Ledger
 from tests.conftest import EXAMPLES, Runner, git, make_league, propose_small, scoped_env
-from tests.ledgers import normalized
+from tests.ledgers import normalized, write_dataset
 
 PROGRAMS = EXAMPLES / "programs"
 ALICE = "rounds/001/challenges/alice"
@@ -32,6 +32,7 @@ CAROL = "rounds/001/challenges/carol"
 SUB_CAROL = "rounds/001/submissions/carol/alice"
 SUB_BOB = "rounds/001/submissions/bob/alice"
 REVEALS = "rounds/001/reveals"
+DATASET = "scoring/data/tiny.safetensors"
 IMMUTABLE = "changes an entry already in the ledger; entries are immutable once committed"
 
 
@@ -56,6 +57,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> Iterator[W
     base = tmp_path_factory.mktemp("attacks")
     with scoped_env(base):
         league = make_league(base, dixit, ("alice", "bob", "carol", "dave"))
+        write_dataset(league.root, DATASET)
+        git(league.root, "add", DATASET)
+        git(league.root, "commit", "-q", "-m", "data: tiny images")
+        git(league.root, "push", "-q", "origin", "main")
         dixit.ok("-C", league.root, "team", "remove", "dave", "--reason", "left")
         dixit.ok("-C", league.root, "round", "open", "--propose-by", "+1h", "--submit-by", "+2h")
         for team in ("alice", "bob"):
@@ -66,12 +71,13 @@ def world(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> Iterator[W
         dixit.ok("challenge", "new", carol, "--labeler", EXAMPLES / "labelers" / "carol.py",
                  "--domain", "grid:113x113", "--hidden", "8", "--steps", "10")
         bases = {"main": git(league.root, "ls-remote", str(league.bare), "main").split()[0]}
-        # small: the organizer lowered the model limit (a branch: main stays as it is)
+        # small: the organizer lowered the model and dataset limits (a branch: main stays as it is)
         small = _clone(league.bare, base / "small")
         rules = small / layout.RULES
         rules.write_text(rules.read_text().replace("max_model_bytes = 67108864",
-                                                   "max_model_bytes = 100"))
-        git(small, "commit", "-qam", "rules: small models")
+                                                   "max_model_bytes = 100")
+                         .replace("max_dataset_bytes = 536870912", "max_dataset_bytes = 100"))
+        git(small, "commit", "-qam", "rules: small models and datasets")
         git(small, "push", "-q", "origin", "main:refs/heads/small")
         bases["small"] = git(small, "rev-parse", "HEAD")
         # revealed: after submit-by alice revealed her labeler and program herself
@@ -306,6 +312,17 @@ def proposal_unknown_kind(fork: Path, world: World, dixit: Runner) -> None:
                                    lambda p: p["challenge"].update(kind="oracle"))}, "kind")
 
 
+def _proposal_on(domain: str) -> Build:
+    """carol's proposal, re-signed to name another domain (the CLI checks it at propose)."""
+    def build(fork: Path, world: World, dixit: Runner) -> None:
+        _propose(fork, world, dixit)
+        path = f"{CAROL}/challenge.toml"
+        _commit(fork, {path: _resigned(fork, path, "team-carol", world,
+                                       lambda p: p["challenge"].update(domain=domain))},
+                "domain")
+    return build
+
+
 def submission_without_entry(fork: Path, world: World, dixit: Runner) -> None:
     dixit.ok("-C", fork, "submit", "--team", "bob", "--challenge", "alice",
              PROGRAMS / "bob_for_alice.py")
@@ -465,6 +482,13 @@ CASES = [
     Case("a model over the rulebook's limit", good_proposal, [
         f"{CAROL}/model.safetensors: MODEL_SIZE bytes, over the rulebook's limit of 100 "
         "(limits.max_model_bytes)"], against="small"),
+    Case("a proposal on a dataset the ledger lacks",
+         _proposal_on("dataset:scoring/data/none.safetensors"), [
+             f"{CAROL}/challenge.toml: dataset scoring/data/none.safetensors is not in the ledger "
+             "(the organizer commits shared evaluation data under scoring/data/)"]),
+    Case("a proposal on a dataset over the rulebook's limit", _proposal_on(f"dataset:{DATASET}"), [
+        f"{CAROL}/challenge.toml: dataset {DATASET} has DATA_SIZE bytes, over the rulebook's limit "
+        "of 100 (domains.max_dataset_bytes)"], against="small"),  # its model: not judged again
     Case("a submission's escrow without its entry", submission_without_entry, [
         f"{SUB_BOB}.escrow: has no signed submission {SUB_BOB}.toml"]),
     Case("a submission without its escrow", submission_without_escrow, [
@@ -512,5 +536,6 @@ def _general(world: World, case: Case, problem: str) -> str:
     problem = problem.replace(clock.iso(rnd.submit_by), "SUBMIT_BY")
     problem = re.sub(r"\(now [0-9TZ:-]+\)", "(now NOW)", problem)
     problem = re.sub(r"tournament \([0-9TZ:-]+\)", "tournament (WHEN)", problem)
+    problem = re.sub(r"safetensors has [0-9,]+ bytes", "safetensors has DATA_SIZE bytes", problem)
     return re.sub(r"model.safetensors: [0-9,]+ bytes", "model.safetensors: MODEL_SIZE bytes",
                   problem)
