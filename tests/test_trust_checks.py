@@ -277,6 +277,26 @@ def test_submitter(states: dict[str, st.State]) -> None:
     refused(EntryError, gone, checks.submitter, closed, "dave", "dave")
 
 
+ROLLBACK = ("does not replace the submission now in the ledger (an older entry brought back?); "
+            "a resubmission names the sha256 of the entry it replaces")
+
+
+def test_replacement() -> None:
+    """A submission names the sha256 of the entry it replaces, and a first one names none."""
+    first, second = b"first entry", b"second entry"
+    checks.replacement(None, {})
+    checks.replacement(None, {"replaces": None})
+    checks.replacement(first, {"replaces": seal.sha256_hex(first)})
+    with pytest.raises(EntryError) as err:
+        checks.replacement(None, {"replaces": seal.sha256_hex(first)})
+    assert str(err.value) == "names an entry it replaces, but there is none in the ledger"
+    for sub in ({}, {"replaces": seal.sha256_hex(second)},
+                {"replaces": seal.sha256_hex(first)[:-1]}):
+        with pytest.raises(EntryError) as err:
+            checks.replacement(first, sub)
+        assert str(err.value) == ROLLBACK
+
+
 def test_team_reveal(states: dict[str, st.State], rnd: st.Round) -> None:
     assert checks.team_reveal(rnd, rnd.submit_by) is None
     assert checks.team_reveal(rnd, rnd.submit_by + S) is None
