@@ -188,6 +188,11 @@ def test_challenge_meta() -> None:
             "inputs drawn after submit-by), not 'grid:113x113', which anyone can enumerate",
             checks.challenge_meta,
             {"kind": "emulate", "domain": "grid:113x113"})
+    # a challenge naming no domain names the empty one
+    refused(EntryError, "an emulate challenge is judged against its public model, so it needs "
+            "inputs nobody can tabulate: a sampled domain tokens:VOCABxLEN:N (judged on N fresh "
+            "inputs drawn after submit-by), not '', which anyone can enumerate",
+            checks.challenge_meta, {"kind": "emulate"})
     assert checks.challenge_meta({}) is kinds.LABELER
     refused(ChallengeError, "unknown challenge kind 'x'; choose one of labeler, emulate, flag",
             checks.challenge_meta, {"kind": "x"})

@@ -170,6 +170,7 @@ def test_default_rulebook_values() -> None:
 # every field, read from its own section and key
 FIELDS: list[tuple[str, str, Any, Any]] = [
     ("solve", "threshold", 0.5, lambda b: b.threshold),
+    ("solve", "beat_model", 0.25, lambda b: b.beat_model),
     ("points", "proposer_unique", 9, lambda b: b.points.proposer_unique),
     ("points", "proposer_some", 1, lambda b: b.points.proposer_some),
     ("points", "solver", 8, lambda b: b.points.solver),

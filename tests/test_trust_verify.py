@@ -248,6 +248,16 @@ def _unknown_kind(p: dict[str, Any]) -> None:
     _challenge(p, "alice")["kind"] = "oracle"
 
 
+def _kindless_model_beats_the_solver(p: dict[str, Any]) -> None:
+    """alice's challenge as a round closed before kinds existed recorded it (no kind: a
+    labeler), its model agreeing 0.998 with the labeler: bob's 0.995 no longer beats it, yet the
+    points still say he solved it."""
+    ch = _challenge(p, "alice")
+    del ch["kind"]
+    ch["model_agreement"] = 0.998
+    ch["submissions"][0]["agreement"] = 0.995
+
+
 def _lower_domain_caps(p: dict[str, Any]) -> None:
     """Recorded caps under which alice's and bob's grids (25,538 numbers each) are void."""
     p["rules"]["domains"]["max_elements"] = 20000
@@ -547,6 +557,8 @@ CASES = [
        f"{SUB_BOB_ALICE}.toml (commit C): a sealed submission was turned into another file type",
        f"{SUB_BOB_ALICE}.toml (commit C): a sealed submission was turned into another file type"),
     _c("results naming an unknown kind", CLOSED, _results(_unknown_kind)),
+    _c("results without a kind (a labeler) whose model beats the solver", CLOSED,
+       _results(_kindless_model_beats_the_solver), POINTS_OFF),
     _c("results record lower domain caps", CLOSED, _results(_lower_domain_caps)),
     _c("results with an errored program, points to match", CLOSED, _results(_errored)),
 ]

@@ -13,7 +13,7 @@ validates on its own. Pure: no git, torch or terminal.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from dixit.errors import RulesError
@@ -28,9 +28,6 @@ class DomainRules:
     max_sequence_length: int = 4096        # tokens a sequence (the transformer's largest context)
     max_dataset_bytes: int = 512 << 20     # a dataset file's size
 
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
 
 CEILING = DomainRules()  # the hard limits: a rulebook may only lower them
 KEYS = tuple(f.name for f in fields(DomainRules))
@@ -40,8 +37,6 @@ def from_table(data: dict[str, Any]) -> DomainRules:
     """``[domains]`` of a rulebook (or of a closed round's recorded rules); defaults for what is
     absent, so rulebooks and records made before the section existed read the ceilings."""
     sec = data.get(SECTION, {})
-    if sec is None:
-        sec = {}
     if not isinstance(sec, dict):
         raise RulesError(f"rules.toml: [{SECTION}] must be a table")
     unknown = sorted(set(sec) - set(KEYS))
