@@ -9,6 +9,16 @@ git repository made by the real CLI with real keys:
 - ``closed``: the same scored (the closer opens the rest from escrow) and tagged; then erin
   joins and dave is removed, which must not change what round 1 was scored with.
 
+A second tournament (alice, bob and carol), for what the first has none of:
+
+- ``rotated-open``: round 1 with alice's ``emulate`` challenge on a sampled token domain
+  (``tokens:5x16:300``, seed 5: its public sample and identity depend on the seed, its
+  judging on the post-deadline draw) and bob's labeler on a dataset (replayed: read from the
+  ledger's root), four programs, and bob's key rotated mid-round: his challenge and first
+  program are signed with the retired key, his resubmission with the new one;
+- ``rotated-closed``: the same scored, the closer having revealed everything from escrow, so
+  its reveals of bob's secret and program are signed by the closer, not by either of his keys.
+
 A test module tampers with copies of these (``derive``) and runs the code under test on the
 copies, which it never writes to. With ``DIXIT_TEST_LEDGERS=DIR`` every ledger is kept in DIR
 across pytest runs: ``make mutation`` builds them there once with the unmutated code, so that
@@ -39,6 +49,15 @@ TEAMS = ("alice", "bob", "carol", "dave")
 DATASET = "scoring/data/tiny.safetensors"
 FLAG = "Bright top-left corner"
 OPEN, REVEALED, CLOSED = "open", "revealed", "closed"
+ROT_OPEN, ROT_CLOSED = "rotated-open", "rotated-closed"
+ROT_TEAMS = ("alice", "bob", "carol")
+ROT_DATASET = "scoring/data/rot.safetensors"
+ROT_EMULATE = "tokens:5x16:300"  # 5^16 sequences: nobody can tabulate them
+ROT_SEED = 5
+CORNER = ("import torch\n\ndef label(x):\n"
+          "    return (x[:, :2, :2].float().mean(dim=(1, 2)) > 127).long()\n")
+FIRST_LAST = "def label(x):\n    return (x[:, 0] > x[:, -1]).long()\n"
+ZERO = "import torch\n\ndef label(x):\n    return torch.zeros(x.shape[0], dtype=torch.long)\n"
 
 # the paths the tests name
 ALICE = "rounds/001/challenges/alice"
@@ -100,22 +119,22 @@ def _copy(src: Built, folder: Path, with_keys: bool = True) -> Built:
     return Built(folder / "organizer", folder / "keys" if with_keys else src.keys)
 
 
-def _dataset(root: Path) -> None:
+def write_dataset(root: Path, path: str = DATASET) -> None:
     """Small synthetic 8x8 grey images, made here: nothing is downloaded."""
     import torch
     from safetensors.torch import save_file
 
     gen = torch.Generator().manual_seed(7)
     images = torch.randint(0, 256, (96, 8, 8), generator=gen, dtype=torch.uint8)
-    (root / DATASET).parent.mkdir(parents=True, exist_ok=True)
-    save_file({"inputs": images}, str(root / DATASET))
+    (root / path).parent.mkdir(parents=True, exist_ok=True)
+    save_file({"inputs": images}, str(root / path))
 
 
 def _build_open(folder: Path, dixit: Runner) -> None:
     with scoped_env(folder):
         league = make_league(folder, dixit, TEAMS)
         root = league.root
-        _dataset(root)
+        write_dataset(root)
         git(root, "add", DATASET)
         git(root, "commit", "-q", "-m", "data: tiny images")
         git(root, "push", "-q", "origin", "main")
@@ -165,6 +184,57 @@ def _build_closed(folder: Path, dixit: Runner, src: Built) -> None:
         dixit.ok("-C", built.root, "score")
         dixit.ok("-C", built.root, "team", "add", "erin")
         dixit.ok("-C", built.root, "team", "remove", "dave", "--reason", "withdrew")
+
+
+def _build_rotated_open(folder: Path, dixit: Runner) -> None:
+    with scoped_env(folder):
+        league = make_league(folder, dixit, ROT_TEAMS)
+        root = league.root
+        write_dataset(root, ROT_DATASET)
+        git(root, "add", ROT_DATASET)
+        git(root, "commit", "-q", "-m", "data: tiny images")
+        git(root, "push", "-q", "origin", "main")
+        dixit.ok("-C", root, "round", "open", "--propose-by", "+1h", "--submit-by", "+2h")
+        work = folder / "work"
+        work.mkdir()
+        files = {name: work / f"{name}.py" for name in ("first_last", "corner", "zero")}
+        for name, text in (("first_last", FIRST_LAST), ("corner", CORNER), ("zero", ZERO)):
+            files[name].write_text(text)
+        dixit.ok("-C", root, "challenge", "new", work / "alice", "--labeler",
+                 files["first_last"], "--domain", ROT_EMULATE, "--kind", "emulate", "--seed",
+                 str(ROT_SEED), "--hidden", "8", "--steps", "10")
+        dixit.ok("-C", root, "propose", "--team", "alice", work / "alice")
+        dixit.ok("-C", root, "challenge", "new", work / "bob", "--labeler", files["corner"],
+                 "--domain", f"dataset:{ROT_DATASET}", "--arch", "cnn", "--channels", "4",
+                 "--hidden", "8", "--steps", "5")
+        dixit.ok("-C", root, "propose", "--team", "bob", work / "bob")
+        for solver, target, prog in [("bob", "alice", files["zero"]),
+                                     ("carol", "alice", files["first_last"]),
+                                     ("alice", "bob", files["corner"]),
+                                     ("carol", "bob", files["zero"])]:
+            dixit.ok("-C", root, "submit", "--team", solver, "--challenge", target, prog)
+        # mid-round: bob's key is rotated, and he resubmits with the new one
+        dixit.ok("-C", root, "team", "rotate", "bob")
+        dixit.ok("-C", root, "submit", "--team", "bob", "--challenge", "alice",
+                 files["first_last"])
+        git(root, "remote", "remove", "origin")
+        for path in (league.bare, *league.clones.values(), work):
+            shutil.rmtree(path)
+
+
+def rotated(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> dict[str, Built]:
+    """The second tournament's ledgers (see the module's docstring)."""
+    where = store(tmp_path_factory)
+    opened = obtain(where, ROT_OPEN, lambda f: _build_rotated_open(f, dixit))
+    closed = obtain(where, ROT_CLOSED, lambda f: _build_closed_only(f, dixit, opened))
+    return {ROT_OPEN: opened, ROT_CLOSED: closed}
+
+
+def _build_closed_only(folder: Path, dixit: Runner, src: Built) -> None:
+    built = _copy(src, folder)
+    with scoped_env(folder):
+        os.environ["DIXIT_NOW"] = "+3h"
+        dixit.ok("-C", built.root, "score")
 
 
 def bases(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> dict[str, Built]:

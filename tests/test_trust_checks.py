@@ -18,6 +18,7 @@ from dixit.league import checks
 from dixit.ledger import clock, entries, keystore, layout, protocol, seal, state as st
 from dixit.ledger.store import Ledger
 from dixit.rules import kinds
+from dixit.rules.domain_caps import CEILING, DomainRules
 from tests import ledgers
 from tests.conftest import Runner
 from tests.ledgers import CLOSED, OPEN, REVEALED, Built
@@ -191,6 +192,11 @@ def test_challenge_meta() -> None:
             "a dataset:PATH domain with a sealed held-out set (--heldout)",
             checks.challenge_meta,
             {"kind": "emulate", "domain": "grid:113x113"})
+    # a challenge naming no domain names the empty one
+    refused(EntryError, "an emulate challenge is judged against its public model, so it needs "
+            "inputs nobody can tabulate: a sampled domain tokens:VOCABxLEN:N (judged on N fresh "
+            "inputs drawn after submit-by), not '', which anyone can enumerate",
+            checks.challenge_meta, {"kind": "emulate"})
     assert checks.challenge_meta({}) is kinds.LABELER
     refused(ChallengeError, "unknown challenge kind 'x'; choose one of labeler, emulate, flag",
             checks.challenge_meta, {"kind": "x"})
@@ -200,6 +206,44 @@ def test_challenge_meta() -> None:
             checks.challenge_meta, {"output": "classes:10", "metric": "kl"})
     refused(ChallengeError, "the agreement threshold must be in [0.9, 1], higher is better; "
             "got 0.5", checks.challenge_meta, {"threshold": 0.5})
+
+
+DATA = "scoring/data/x.safetensors"
+CAPS = DomainRules(max_elements=1000, max_sequence_length=8, max_dataset_bytes=2048)
+
+
+def _over(what: str, cap: int, key: str) -> str:
+    return f"{what}, over the rulebook's limit of {cap:,} (domains.{key})"
+
+
+def _dataset(shape: tuple[int, ...]) -> bytes:
+    import numpy as np
+    from safetensors.numpy import save
+
+    return save({"inputs": np.zeros(shape, dtype=np.uint8)})
+
+
+def test_domain_within_judges_a_dataset_by_what_the_ledger_holds() -> None:
+    data = _dataset((11, 100))
+    held = {DATA: (len(data), data)}
+    with pytest.raises(EntryError) as err:
+        checks.domain_within(CAPS, f"dataset:{DATA}", held.get)
+    assert str(err.value) == _over(f"dataset {DATA} holds 1,100 numbers in 'inputs'", 1000,
+                                   "max_elements")
+    checks.domain_within(CEILING, f"dataset:{DATA}", held.get)
+    # over the size cap, the content is not needed (and not read)
+    with pytest.raises(EntryError) as err:
+        checks.domain_within(CAPS, f"dataset:{DATA}", {DATA: (4096, b"")}.get)
+    assert str(err.value) == _over(f"dataset {DATA} has 4,096 bytes", 2048, "max_dataset_bytes")
+    with pytest.raises(EntryError) as err:
+        checks.domain_within(CAPS, "dataset:scoring/data/other.safetensors", held.get)
+    assert str(err.value) == ("dataset scoring/data/other.safetensors is not in the ledger (the "
+                              "organizer commits shared evaluation data under scoring/data/)")
+    with pytest.raises(EntryError) as err:
+        checks.domain_within(CAPS, "grid:40x40", held.get)
+    assert str(err.value) == _over("grid domain 'grid:40x40' holds 3,200 numbers (points x "
+                                   "coordinates)", 1000, "max_elements")
+    checks.domain_within(CAPS, "grid:10x10", {}.get)
 
 
 @pytest.mark.parametrize(("size", "limit", "message"), [
@@ -246,6 +290,26 @@ def test_submitter(states: dict[str, st.State]) -> None:
     refused(EntryError, gone, checks.submitter, closed, "dave", "alice")
     refused(EntryError, gone, checks.submitter, closed, "alice", "dave")  # takes no programs
     refused(EntryError, gone, checks.submitter, closed, "dave", "dave")
+
+
+ROLLBACK = ("does not replace the submission now in the ledger (an older entry brought back?); "
+            "a resubmission names the sha256 of the entry it replaces")
+
+
+def test_replacement() -> None:
+    """A submission names the sha256 of the entry it replaces, and a first one names none."""
+    first, second = b"first entry", b"second entry"
+    checks.replacement(None, {})
+    checks.replacement(None, {"replaces": None})
+    checks.replacement(first, {"replaces": seal.sha256_hex(first)})
+    with pytest.raises(EntryError) as err:
+        checks.replacement(None, {"replaces": seal.sha256_hex(first)})
+    assert str(err.value) == "names an entry it replaces, but there is none in the ledger"
+    for sub in ({}, {"replaces": seal.sha256_hex(second)},
+                {"replaces": seal.sha256_hex(first)[:-1]}):
+        with pytest.raises(EntryError) as err:
+            checks.replacement(first, sub)
+        assert str(err.value) == ROLLBACK
 
 
 def test_team_reveal(states: dict[str, st.State], rnd: st.Round) -> None:

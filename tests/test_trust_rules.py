@@ -10,6 +10,7 @@ import pytest
 
 from dixit.errors import ChallengeError, RulesError
 from dixit.rules import flags, kinds, points as rules, rulebook
+from dixit.rules.domain_caps import DomainRules
 from dixit.rules.points import (
     ChallengeOutcome as Ch,
     ChallengeScore as Cs,
@@ -160,7 +161,9 @@ def test_default_rulebook_values() -> None:
         "accuracy_tolerance": 0.02, "max_model_bytes": 67108864, "max_program_bytes": 262144,
         "replay": {"cpu_seconds": 20.0, "wall_seconds": 30.0, "memory_mb": 2048,
                    "output_bytes": 65536, "batch_size": 4096, "isolation": "full"},
-        "rounds": {"proposers": "all", "per_round": 1}}
+        "rounds": {"proposers": "all", "per_round": 1},
+        "domains": {"max_elements": 100_000_000, "max_sequence_length": 4096,
+                    "max_dataset_bytes": 512 << 20}}
     assert rulebook.from_dict({}) == Rulebook()
     assert rulebook.parse_text("") == Rulebook()
 
@@ -168,6 +171,7 @@ def test_default_rulebook_values() -> None:
 # every field, read from its own section and key
 FIELDS: list[tuple[str, str, Any, Any]] = [
     ("solve", "threshold", 0.5, lambda b: b.threshold),
+    ("solve", "beat_model", 0.25, lambda b: b.beat_model),
     ("points", "proposer_unique", 9, lambda b: b.points.proposer_unique),
     ("points", "proposer_some", 1, lambda b: b.points.proposer_some),
     ("points", "solver", 8, lambda b: b.points.solver),
@@ -182,6 +186,9 @@ FIELDS: list[tuple[str, str, Any, Any]] = [
     ("replay", "isolation", "none", lambda b: b.replay.isolation),
     ("rounds", "proposers", "rotate", lambda b: b.rounds.proposers),
     ("rounds", "per_round", 3, lambda b: b.rounds.per_round),
+    ("domains", "max_elements", 1000, lambda b: b.domains.max_elements),
+    ("domains", "max_sequence_length", 12, lambda b: b.domains.max_sequence_length),
+    ("domains", "max_dataset_bytes", 4096, lambda b: b.domains.max_dataset_bytes),
 ]
 
 
@@ -210,6 +217,15 @@ def test_each_field_is_read_from_its_place(section: str, key: str, value: Any, g
     ("[replay]\nisolation = 1\n", "rules.toml: replay.isolation must be a str, got 1"),
     ("points = 3\n", "rules.toml: [points] must be a table"),
     ("replay = [1]\n", "rules.toml: [replay] must be a table"),
+    ("[domains]\nmax_elements = 1.5\n", "rules.toml: domains.max_elements must be a int, got 1.5"),
+    ("[domains]\nmax_sequence_length = true\n",
+     "rules.toml: domains.max_sequence_length must be a int, got True"),
+    ("[domains]\nmax_dataset_bytes = '1M'\n",
+     "rules.toml: domains.max_dataset_bytes must be a int, got '1M'"),
+    ("domains = 3\n", "rules.toml: [domains] must be a table"),
+    # a typo must not leave a cap at its ceiling unnoticed
+    ("[domains]\nmax_element = 10\n", "rules.toml: [domains] has no key 'max_element' "
+     "(known: max_elements, max_sequence_length, max_dataset_bytes)"),
 ])
 def test_field_types(text: str, message: str | None) -> None:
     if message is None:
@@ -229,6 +245,16 @@ TOLERANCE = "rules.toml: claims.accuracy_tolerance must be in [0, 1]"
 LIMITS = "rules.toml: limits must be positive"
 REPLAY = "rules.toml: replay limits must be positive"
 ISOLATION = 'rules.toml: replay.isolation must be "full", "partial" or "none"'
+
+
+def _cap(key: str, ceiling: int) -> str:
+    return (f"rules.toml: domains.{key} must be in [1, {ceiling:,}] (the most the closer can "
+            "hold of a domain outside the sandbox)")
+
+
+ELEMENTS = _cap("max_elements", 100_000_000)
+LENGTH = _cap("max_sequence_length", 4096)
+DATA = _cap("max_dataset_bytes", 512 << 20)
 
 
 @pytest.mark.parametrize(("section", "values", "message"), [
@@ -265,6 +291,17 @@ ISOLATION = 'rules.toml: replay.isolation must be "full", "partial" or "none"'
     ("replay", {"isolation": "none"}, None),
     ("replay", {"isolation": "Full"}, ISOLATION),
     ("replay", {"isolation": "weak"}, ISOLATION),
+    # the caps may be lowered to 1, never raised past the ceilings (also the defaults)
+    ("domains", {"max_elements": 1, "max_sequence_length": 1, "max_dataset_bytes": 1}, None),
+    ("domains", {"max_elements": 100_000_000, "max_sequence_length": 4096,
+                 "max_dataset_bytes": 512 << 20}, None),
+    ("domains", {"max_elements": 0}, ELEMENTS),
+    ("domains", {"max_elements": 100_000_001}, ELEMENTS),
+    ("domains", {"max_sequence_length": 0}, LENGTH),
+    ("domains", {"max_sequence_length": 4097}, LENGTH),
+    ("domains", {"max_dataset_bytes": 0}, DATA),
+    ("domains", {"max_dataset_bytes": (512 << 20) + 1}, DATA),
+    ("domains", {"max_elements": -5}, ELEMENTS),
 ])
 def test_limits_at_their_boundaries(section: str, values: dict[str, Any],
                                     message: str | None) -> None:
@@ -291,13 +328,16 @@ def _book(section: str, values: dict[str, Any]) -> Rulebook:
     if section == "limits":
         return Rulebook(**{**{"max_model_bytes": d.max_model_bytes,
                               "max_program_bytes": d.max_program_bytes}, **values})
+    if section == "domains":
+        return Rulebook(domains=DomainRules(**{**asdict(d.domains), **values}))
     return Rulebook(replay=ReplayRules(**{**asdict(d.replay), **values}))
 
 
 def test_from_record() -> None:
     book = Rulebook(threshold=0.5, points=Points(9, 1, 2), accuracy_tolerance=0.1,
                     max_model_bytes=10, max_program_bytes=20,
-                    replay=ReplayRules(1.0, 2.0, 3, 4, 5, "none"))
+                    replay=ReplayRules(1.0, 2.0, 3, 4, 5, "none"),
+                    domains=DomainRules(6, 7, 8))
     assert rulebook.from_record(book.as_dict()) == book
     incomplete = book.as_dict()
     del incomplete["threshold"]
@@ -314,6 +354,17 @@ def test_from_record_without_points_or_replay_tables() -> None:
     record = Rulebook(threshold=0.5).as_dict()
     del record["points"], record["replay"]
     assert rulebook.from_record(record) == Rulebook(threshold=0.5)
+
+
+def test_from_record_before_domains_existed() -> None:
+    """A round closed before the rulebook had [domains] recorded none: its domains were held
+    to the ceilings, which the defaults are."""
+    record = Rulebook(threshold=0.5, domains=DomainRules(6, 7, 8)).as_dict()
+    del record["domains"]
+    assert rulebook.from_record(record) == Rulebook(threshold=0.5)
+    with pytest.raises(RulesError) as err:  # a recorded [domains] is validated like any
+        rulebook.from_record({**record, "domains": {"max_elements": 0}})
+    assert str(err.value) == ELEMENTS
 
 
 def test_parse_text_names_its_source() -> None:

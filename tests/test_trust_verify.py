@@ -31,6 +31,9 @@ from tests.ledgers import (
     DATASET,
     OPEN,
     REVEALED,
+    ROT_CLOSED,
+    ROT_OPEN,
+    ROT_SEED,
     SUB_BOB_ALICE,
     Built,
     commit_files,
@@ -232,6 +235,62 @@ def _threshold(value: float) -> Callable[[dict[str, Any]], None]:
     def edit(p: dict[str, Any]) -> None:
         p["rules"]["threshold"] = value
     return edit
+
+
+def _no_domains(p: dict[str, Any]) -> None:
+    """Results as a round closed before the rulebook had [domains] recorded them."""
+    del p["rules"]["domains"]
+
+
+def _unknown_kind(p: dict[str, Any]) -> None:
+    """Without a replay an unknown kind is judged by the threshold (the points still follow);
+    the replay sees the kind is not the ledger's (``test_replay_re_derives_the_results``)."""
+    _challenge(p, "alice")["kind"] = "oracle"
+
+
+def _kindless_model_beats_the_solver(p: dict[str, Any]) -> None:
+    """alice's challenge as a round closed before kinds existed recorded it (no kind: a
+    labeler), its model agreeing 0.998 with the labeler: bob's 0.995 no longer beats it, yet the
+    points still say he solved it."""
+    ch = _challenge(p, "alice")
+    del ch["kind"]
+    ch["model_agreement"] = 0.998
+    ch["submissions"][0]["agreement"] = 0.995
+
+
+def _lower_domain_caps(p: dict[str, Any]) -> None:
+    """Recorded caps under which alice's and bob's grids (25,538 numbers each) are void."""
+    p["rules"]["domains"]["max_elements"] = 20000
+
+
+def _garbled_then_restored(data: Callable[[Built], bytes]) -> ledgers.Tamper:
+    """bob's submission overwritten in one commit (by ``data``) and restored in the next: the
+    tree ends as it was, only the history holds the broken chain."""
+    def tamper(b: Built) -> None:
+        path = f"{SUB_BOB_ALICE}.toml"
+        original = (b.root / path).read_bytes()
+        commit_files(b.root, {path: data(b)}, "overwrite")
+        commit_files(b.root, {path: original}, "restore")
+    return tamper
+
+
+def _signed_without_submission(b: Built) -> bytes:
+    return entries.signed({"note": {"text": "no submission here"}},
+                          identity(b, "team-bob").signing)
+
+
+def _type_changed_and_back(path: str) -> ledgers.Tamper:
+    """``path`` made a symbolic link in one commit and a regular file again in the next."""
+    def tamper(b: Built) -> None:
+        blob = git(b.root, "rev-parse", f"HEAD:{path}")
+        link = subprocess.run(["git", "-C", str(b.root), "hash-object", "-w", "--stdin"],
+                              input=b"/proc/kmsg", capture_output=True,
+                              check=True).stdout.decode().strip()
+        for mode, sha in (("120000", link), ("100644", blob)):
+            git(b.root, "update-index", "--cacheinfo", f"{mode},{sha},{path}")
+            git(b.root, "commit", "-q", "-m", f"{path} as {mode}")
+        git(b.root, "reset", "-q", "--hard")
+    return tamper
 
 
 def results_changed_after_close(b: Built) -> None:
@@ -477,6 +536,30 @@ CASES = [
        f"{RESULTS}: recorded rules are invalid: rules.toml: solve.threshold must be a float, "
        "got None"),
     _c("results with a void challenge, points to match", CLOSED, _results(_void)),
+    _c("results recorded before [domains] existed", CLOSED, _results(_no_domains)),
+    _c("submission garbled in one commit, restored in the next", OPEN,
+       _garbled_then_restored(lambda b: b"x = 1\n"),
+       f"{SUB_BOB_ALICE}.toml (commit C): entry is unsigned",
+       f"{SUB_BOB_ALICE}.toml (commit C): does not replace the submission now in the ledger (an "
+       "older entry brought back?); a resubmission names the sha256 of the entry it replaces"),
+    _c("submission replaced by a signed entry of nothing, then restored", OPEN,
+       _garbled_then_restored(_signed_without_submission),
+       f"{SUB_BOB_ALICE}.toml (commit C): does not replace the submission now in the ledger (an "
+       "older entry brought back?); a resubmission names the sha256 of the entry it replaces",
+       f"{SUB_BOB_ALICE}.toml (commit C): does not replace the submission now in the ledger (an "
+       "older entry brought back?); a resubmission names the sha256 of the entry it replaces"),
+    _c("sealed file made a link and back", OPEN, _type_changed_and_back(f"{ALICE}/labeler.escrow"),
+       f"{ALICE}/labeler.escrow (commit C): sealed file turned into another file type after it "
+       "was committed",
+       f"{ALICE}/labeler.escrow (commit C): sealed file turned into another file type after it "
+       "was committed"),
+    _c("submission made a link and back", OPEN, _type_changed_and_back(f"{SUB_BOB_ALICE}.toml"),
+       f"{SUB_BOB_ALICE}.toml (commit C): a sealed submission was turned into another file type",
+       f"{SUB_BOB_ALICE}.toml (commit C): a sealed submission was turned into another file type"),
+    _c("results naming an unknown kind", CLOSED, _results(_unknown_kind)),
+    _c("results without a kind (a labeler) whose model beats the solver", CLOSED,
+       _results(_kindless_model_beats_the_solver), POINTS_OFF),
+    _c("results record lower domain caps", CLOSED, _results(_lower_domain_caps)),
     _c("results with an errored program, points to match", CLOSED, _results(_errored)),
 ]
 
@@ -559,6 +642,9 @@ def test_a_round_can_be_verified_alone(built: dict[str, Built]) -> None:
     ("results record equivalent rules",
      [f"{RESULTS}: does not match a fresh re-score (challenges[0].required: derived 0.95, "
       "committed 0.99)"]),
+    ("results naming an unknown kind",
+     [f"{RESULTS}: does not match a fresh re-score (challenges[0].kind: derived 'labeler', "
+      "committed 'oracle')"]),
 ])
 def test_replay_re_derives_the_results(name: str, problems: list[str],
                                        built: dict[str, Built]) -> None:
@@ -591,6 +677,163 @@ def test_cli_exit_code_and_message(built: dict[str, Built], dixit: Runner) -> No
     bad = dixit("-C", built["model rewritten in history"].root, "verify", "--no-replay")
     assert bad.code == 1
     assert "does not match the model hash in its seal" in bad.out + bad.err
+
+
+def test_replay_re_derives_with_the_recorded_domain_caps(built: dict[str, Built]) -> None:
+    """A record without [domains] (an older round) is re-scored with the ceilings and matches;
+    recorded caps lower than the ledger's rulebook are the ones the re-score applies."""
+    old = verify.verify(Ledger(built["results recorded before [domains] existed"].root))
+    assert old.problems == [] and old.checked["rounds re-scored"] == 1
+    rep = verify.verify(Ledger(built["results record lower domain caps"].root))
+    assert len(rep.problems) == 1
+    assert rep.problems[0].startswith(
+        f"{RESULTS}: does not match a fresh re-score (challenges[0].model_accuracy: derived "
+        "None, committed "), rep.problems
+
+
+def test_replay_needs_the_isolation_the_rules_ask_unless_allowed_weaker(
+        built: dict[str, Built], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIXIT_SANDBOX_DISABLE", "landlock")  # 'partial' here; 'full' required
+    b = built[CLOSED]
+    rep = verify.verify(Ledger(b.root))
+    assert rep.problems == [
+        "round 1: cannot replay: sandbox isolation here is 'partial' but 'full' is required "
+        "(missing: Landlock (file system confinement)); pass --allow-weak-isolation to run "
+        "anyway"]
+    weak = verify.verify(Ledger(b.root), allow_weak=True)
+    assert weak.problems == [] and weak.checked["rounds re-scored"] == 1
+
+
+# -- the second tournament: a key rotated mid-round, a sampled emulate challenge ----------------
+
+ROT_ALICE = "rounds/001/challenges/alice"
+ROT_BOB_REVEALS = "rounds/001/reveals/bob"
+
+
+def _retired_key(b: Built, name: str) -> keystore.Identity:
+    """The key ``name`` held before its rotation (the key store keeps it, renamed)."""
+    (path,) = (b.keys / _info(b).id).glob(f"{name}.key.retired-*")
+    return keystore.parse_line(path.read_text(), name, str(path))
+
+
+def _bob_reveals(retired: bool) -> ledgers.Tamper:
+    """After submit-by, bob reveals his labeler himself, signed with his retired or his
+    current key (an escrow tournament still lets a team reveal its own)."""
+    def tamper(b: Built) -> None:
+        from dixit.league import checks
+
+        key = _retired_key(b, "team-bob") if retired else identity(b, "team-bob")
+        state = st.load(Ledger(b.root).snapshot())
+        salt, payload = keystore.load_secret(state.info.id, 1, "bob", layout.SECRET_ITEM)
+        commit_files(b.root, checks.reveal_files(state.rounds[1], "bob", layout.SECRET_ITEM,
+                                                 salt, payload, "team", key.signing),
+                     "bob reveals")
+    return tamper
+
+
+def _reseeded(b: Built) -> None:
+    """alice's sampled challenge claims another seed: another public sample than sealed."""
+    path = f"{ROT_ALICE}/challenge.toml"
+    rewrite(b.root, {path: resigned(b, path, _set("challenge", "seed", value=ROT_SEED + 1),
+                                    "team-alice")})
+
+
+def _seedless(b: Built) -> None:
+    """alice's sampled challenge without a seed field, sealed with the seed that means: 0."""
+    from dixit.data import domains
+
+    path = f"{ROT_ALICE}/challenge.toml"
+
+    def edit(p: dict[str, Any]) -> None:
+        del p["challenge"]["seed"]
+        p["seal"]["domain_id"] = domains.parse(p["challenge"]["domain"], seed=0).identity()
+    rewrite(b.root, {path: resigned(b, path, edit, "team-alice")})
+
+
+def _emulate_solved(p: dict[str, Any]) -> None:
+    """bob's program agrees 0.995 with alice's emulate model, which agrees 0.999 with its
+    labeler: an emulate challenge is judged by the threshold alone (the model is its
+    reference), so bob solves it; the points to match."""
+    ch = _challenge(p, "alice")
+    ch["model_agreement"] = 0.999
+    ch["submissions"][0]["agreement"] = 0.995
+    p["points"].update({"alice": 7, "bob": 7})
+
+
+def _model_beats_the_solver(p: dict[str, Any]) -> None:
+    """bob's labeler model agrees 0.998 with his labeler: alice's 0.995 does not beat it
+    (required 0.999), yet the points still say she solved it."""
+    ch = _challenge(p, "bob")
+    ch["model_agreement"] = 0.998
+    ch["submissions"][0]["agreement"] = 0.995
+
+
+def _draw_seed(p: dict[str, Any]) -> None:
+    _challenge(p, "alice")["draw_seed"] += 1
+
+
+ROT_CASES = [
+    _c("rotated: pristine open round", ROT_OPEN, None),
+    # the closer's reveals of bob's secret and program are the closer's, not bob's: neither
+    # his retired nor his current key signed them
+    _c("rotated: pristine closed round", ROT_CLOSED, None),
+    _c("rotated: bob reveals with his retired key", ROT_OPEN, _bob_reveals(retired=True),
+       f"{ROT_BOB_REVEALS}/labeler.toml (commit C): not signed with the key registered for "
+       "'bob' at that time (a retired or foreign key)"),
+    _c("rotated: bob reveals with his current key", ROT_OPEN, _bob_reveals(retired=False)),
+    _c("rotated: sampled challenge re-seeded", ROT_OPEN, _reseeded,
+       f"{ROT_ALICE}/challenge.toml: domain data changed since the challenge was sealed"),
+    _c("rotated: sampled challenge without a seed field (sealed with seed 0)", ROT_OPEN,
+       _seedless),
+    _c("rotated: emulate solved by the threshold alone", ROT_CLOSED, _results(_emulate_solved)),
+    _c("rotated: a model that beats the solver", ROT_CLOSED, _results(_model_beats_the_solver),
+       POINTS_OFF),
+    _c("rotated: results with another draw seed", ROT_CLOSED, _results(_draw_seed)),
+]
+
+
+@pytest.fixture(scope="module")
+def rot_built(tmp_path_factory: pytest.TempPathFactory, dixit: Runner) -> dict[str, Built]:
+    bases = ledgers.rotated(tmp_path_factory, dixit)
+    out = dict(bases)
+    for case in ROT_CASES:
+        if case.tamper is not None:
+            out[case.name] = ledgers.derive(tmp_path_factory, "verify", bases[case.base],
+                                            case.name, case.tamper)
+    return out
+
+
+@pytest.mark.parametrize("case", ROT_CASES, ids=lambda c: c.name)
+def test_verify_rotated_reports_exactly_what_was_tampered(case: Case,
+                                                          rot_built: dict[str, Built]) -> None:
+    b = rot_built[case.name if case.tamper else case.base]
+    assert _problems(b) == case.problems
+
+
+def test_rotated_ledger_is_what_it_claims(rot_built: dict[str, Built]) -> None:
+    """The fixture holds what these cases rely on (so a change to it cannot void them)."""
+    state = st.load(Ledger(rot_built[ROT_CLOSED].root).snapshot())
+    rnd = state.rounds[1]
+    assert len(state.teams["bob"].history) == 2
+    assert rnd.challenges["alice"].kind == "emulate"
+    assert rnd.challenges["alice"].meta["seed"] == ROT_SEED
+    assert rnd.reveals[("bob", layout.SECRET_ITEM)].by == "closer"
+    assert rnd.reveals[("bob", "alice")].by == "closer"
+    assert rnd.challenges["bob"].domain == f"dataset:{ledgers.ROT_DATASET}"
+
+
+def test_replay_re_derives_a_rotated_round(rot_built: dict[str, Built]) -> None:
+    """The re-score reads bob's dataset from the ledger's root, draws alice's inputs with the
+    seed the revealed salts give, and matches; a recorded draw seed that is not that one does
+    not."""
+    rep = verify.verify(Ledger(rot_built[ROT_CLOSED].root))
+    assert rep.problems == [] and rep.checked["rounds re-scored"] == 1
+    b = rot_built["rotated: results with another draw seed"]
+    committed = _challenge(entries.parse((b.root / RESULTS).read_bytes(), RESULTS)[0],
+                           "alice")["draw_seed"]
+    rep = verify.verify(Ledger(b.root))
+    assert rep.problems == [f"{RESULTS}: does not match a fresh re-score (challenges[0]."
+                            f"draw_seed: derived {committed - 1}, committed {committed})"]
 
 
 # -- the pure parts ----------------------------------------------------------------------------

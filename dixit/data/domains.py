@@ -14,8 +14,10 @@ stable hash of the spec and (for datasets) of the data itself, covered by every 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import math
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,16 +26,19 @@ from typing import TYPE_CHECKING, Any
 
 from dixit.errors import ChallengeError
 from dixit.ledger.fsutil import read_regular
+from dixit.rules.domain_caps import CEILING, DomainRules
 
 if TYPE_CHECKING:
     import torch
 
 MAX_ENUMERATED = 50_000_000  # refuse domains whose full enumeration is absurd
 # What the engine may hold of a domain outside the sandbox: every domain (grid, token sample,
-# dataset) is checked against these when parsed, at propose, score, verify and inspect alike.
-MAX_ELEMENTS = 100_000_000   # numbers (grid points x coordinates, tokens)
-MAX_LENGTH = 4096            # tokens a sequence (the transformer's largest context)
-MAX_DATASET_BYTES = 512 << 20
+# dataset) is checked when parsed, at propose, score, verify and inspect alike, against the
+# rulebook's [domains] caps where a rulebook applies and against these ceilings always (a
+# rulebook may lower a cap, never raise it: ``dixit.rules.domain_caps``).
+MAX_ELEMENTS = CEILING.max_elements            # numbers (grid points x coordinates, tokens)
+MAX_LENGTH = CEILING.max_sequence_length       # tokens a sequence
+MAX_DATASET_BYTES = CEILING.max_dataset_bytes
 DATASET_FOLDER = Path("scoring/data")
 _GRID = re.compile(r"^grid:(\d+(?:x\d+)+)$")
 _TOKENS = re.compile(r"^tokens:(\d+)x(\d+)(?::(\d+))?$")
@@ -175,33 +180,48 @@ class Domain:
         return read_regular(root, self.path.relative_to(root), MAX_DATASET_BYTES)
 
 
-def parse(spec: str, *, root: Path | None = None, seed: int = 0) -> Domain:
-    """Parse a domain spec; ``root`` resolves dataset paths, ``seed`` drives token sampling."""
+def _over(what: str, cap: int, key: str) -> str:
+    return f"{what}, over the rulebook's limit of {cap:,} (domains.{key})"
+
+
+def check_spec(spec: str, caps: DomainRules = CEILING) -> Path | None:
+    """Everything about ``spec`` that needs no data: its syntax, its sizes against ``caps``
+    and, for a dataset, where its file may live. Returns a dataset's path (relative to the
+    tournament root), None for a grid or token domain; raises ChallengeError with one line."""
     spec = spec.strip()
     if m := _GRID.match(spec):
         dims = tuple(int(d) for d in m.group(1).split("x"))
-        if any(d < 1 for d in dims) or math.prod(dims) * len(dims) > MAX_ELEMENTS:
-            raise ChallengeError(f"grid domain {spec!r}: every side must be >= 1 and the "
-                                 f"grid at most {MAX_ENUMERATED:,} points")
-        return Domain(spec=spec, kind="grid", dims=dims)
+        if any(d < 1 for d in dims):
+            raise ChallengeError(f"grid domain {spec!r}: every side must be >= 1")
+        numbers = math.prod(dims) * len(dims)
+        if numbers > caps.max_elements:
+            raise ChallengeError(_over(f"grid domain {spec!r} holds {numbers:,} numbers (points "
+                                       "x coordinates)", caps.max_elements, "max_elements"))
+        return None
     if m := _TOKENS.match(spec):
         vocab, length = int(m.group(1)), int(m.group(2))
         sample = int(m.group(3)) if m.group(3) else None
         if vocab < 1 or length < 1:
             raise ChallengeError(f"tokens domain {spec!r}: vocabulary and length must be >= 1")
-        if length > MAX_LENGTH or vocab > MAX_ELEMENTS:  # before any power of them is taken
-            raise ChallengeError(f"tokens domain {spec!r}: at most {MAX_LENGTH:,} tokens a "
-                                 f"sequence and a vocabulary of {MAX_ELEMENTS:,}")
+        # before any power of them is taken
+        if length > caps.max_sequence_length:
+            raise ChallengeError(_over(f"tokens domain {spec!r} has {length:,} tokens a sequence",
+                                       caps.max_sequence_length, "max_sequence_length"))
+        if vocab > caps.max_elements:
+            raise ChallengeError(_over(f"tokens domain {spec!r} has a vocabulary of {vocab:,}",
+                                       caps.max_elements, "max_elements"))
         if sample is None and vocab**length > MAX_ENUMERATED:
             raise ChallengeError(
                 f"tokens domain {spec!r} has {vocab}^{length} sequences; "
                 f"add a sample size, e.g. tokens:{vocab}x{length}:100000")
         if sample is not None and not 1 <= sample <= MAX_ENUMERATED:
-            raise ChallengeError(f"tokens domain {spec!r}: sample size out of range")
-        if (sample or vocab**length) * length > MAX_ELEMENTS:
-            raise ChallengeError(f"tokens domain {spec!r}: at most {MAX_ELEMENTS:,} tokens in "
-                                 "all (sample size x length)")
-        return Domain(spec=spec, kind="tokens", dims=(vocab, length), sample=sample, seed=seed)
+            raise ChallengeError(f"tokens domain {spec!r}: sample size out of range (1 to "
+                                 f"{MAX_ENUMERATED:,})")
+        tokens = (sample or vocab**length) * length
+        if tokens > caps.max_elements:
+            raise ChallengeError(_over(f"tokens domain {spec!r} holds {tokens:,} tokens "
+                                       "(sequences x length)", caps.max_elements, "max_elements"))
+        return None
     if m := _DATASET.match(spec):
         rel = Path(m.group(1))
         if rel.is_absolute() or ".." in rel.parts:
@@ -209,16 +229,7 @@ def parse(spec: str, *, root: Path | None = None, seed: int = 0) -> Domain:
         if rel.parts[:2] != DATASET_FOLDER.parts:
             raise ChallengeError(f"dataset {rel} must be under {DATASET_FOLDER}/, where the "
                                  "organizer commits shared evaluation data")
-        base = root or Path.cwd()
-        try:
-            data = read_regular(base, rel, MAX_DATASET_BYTES)
-        except FileNotFoundError:
-            raise ChallengeError(f"dataset {rel} not found under {base}") from None
-        except OSError as exc:
-            raise ChallengeError(f"dataset {rel}: {exc.strerror or exc}") from None
-        data_hash = hashlib.sha256(data).hexdigest()
-        return Domain(spec=spec, kind="dataset", path=base / rel, _data_hash=data_hash,
-                      _root=base)
+        return rel
     raise ChallengeError(
         f"unknown domain {spec!r}; use grid:PxQ, tokens:VOCABxLEN[:N] or dataset:PATH.safetensors")
 
@@ -276,3 +287,70 @@ def takes_targets(fn: Any) -> bool:
     if any(p.kind is p.VAR_POSITIONAL for p in params):
         return True
     return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 2
+
+
+def check_dataset(rel: Path | str, size: int, head: bytes, caps: DomainRules = CEILING) -> None:
+    """A dataset file against ``caps``, from its size and its first bytes (at least its
+    safetensors header; the whole file will do): its bytes, and the elements of ``inputs``."""
+    if size > caps.max_dataset_bytes:
+        raise ChallengeError(_over(f"dataset {rel} has {size:,} bytes", caps.max_dataset_bytes,
+                                   "max_dataset_bytes"))
+    shape = _inputs_shape(head)
+    if shape is None:
+        raise ChallengeError(f"dataset {rel} is not a safetensors file with a tensor named "
+                             "'inputs'")
+    elements = math.prod(shape)
+    if elements > caps.max_elements:
+        raise ChallengeError(_over(f"dataset {rel} holds {elements:,} numbers in 'inputs'",
+                                   caps.max_elements, "max_elements"))
+
+
+def header_length(head: bytes) -> int | None:
+    """How many bytes of a safetensors file ``check_dataset`` needs: 8 + its header's length."""
+    return 8 + int.from_bytes(head[:8], "little") if len(head) >= 8 else None
+
+
+def _inputs_shape(head: bytes) -> list[int] | None:
+    """The shape of the tensor named ``inputs`` in a safetensors header, or None."""
+    import json
+
+    need = header_length(head)
+    if need is None or len(head) < need:
+        return None
+    try:
+        header = json.loads(head[8:need])
+    except (UnicodeDecodeError, ValueError):
+        return None
+    entry = header.get("inputs") if isinstance(header, dict) else None
+    shape = entry.get("shape") if isinstance(entry, dict) else None
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool)
+                                              and d >= 0 for d in shape):
+        return None
+    return shape
+
+
+def parse(spec: str, *, root: Path | None = None, seed: int = 0,
+          caps: DomainRules = CEILING) -> Domain:
+    """Parse a domain spec; ``root`` resolves dataset paths, ``seed`` drives token sampling,
+    ``caps`` are the rulebook's [domains] (the ceilings by default)."""
+    spec = spec.strip()
+    rel = check_spec(spec, caps)
+    if m := _GRID.match(spec):
+        return Domain(spec=spec, kind="grid", dims=tuple(int(d) for d in m.group(1).split("x")))
+    if m := _TOKENS.match(spec):
+        sample = int(m.group(3)) if m.group(3) else None
+        return Domain(spec=spec, kind="tokens", dims=(int(m.group(1)), int(m.group(2))),
+                      sample=sample, seed=seed)
+    assert rel is not None
+    base = root or Path.cwd()
+    try:
+        data = read_regular(base, rel, caps.max_dataset_bytes)
+    except FileNotFoundError:
+        raise ChallengeError(f"dataset {rel} not found under {base}") from None
+    except OSError as exc:
+        if exc.errno == errno.EFBIG:  # a regular file, no link on its path: its size
+            check_dataset(rel, os.lstat(base / rel).st_size, b"", caps)
+        raise ChallengeError(f"dataset {rel}: {exc.strerror or exc}") from None
+    check_dataset(rel, len(data), data, caps)
+    data_hash = hashlib.sha256(data).hexdigest()
+    return Domain(spec=spec, kind="dataset", path=base / rel, _data_hash=data_hash, _root=base)

@@ -333,7 +333,9 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
     models.load_weights(ch.model, ch.weights)  # refuses anything that is not a clean safetensors
     from dixit.data import domains
 
-    domain = domains.parse(ch.meta["domain"], root=ledger.root, seed=int(ch.meta["seed"]))
+    # against the rulebook's [domains] caps: nothing the closer cannot hold gets proposed
+    domain = domains.parse(ch.meta["domain"], root=ledger.root, seed=int(ch.meta["seed"]),
+                           caps=rules.domains)
     checks.challenge_domain(kind, domain.spec, ch.heldout is not None)
     if domain.kind == "dataset":
         _committed_dataset(state, domain.spec.split(":", 1)[1], domain.data_sha256)

@@ -12,14 +12,17 @@ escrow opening and a seal check must agree on it exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from dixit.data import domains
 from dixit.data.domains import MAX_DATASET_BYTES
-from dixit.errors import EntryError, PhaseError
+from dixit.errors import ChallengeError, EntryError, PhaseError
 from dixit.ledger import clock, entries, layout, protocol, seal, state as st
 from dixit.ledger.layout import HELDOUT_ITEM, SECRET_ITEM
 from dixit.rules import hints as hint_rules, kinds, scheme as schemes, turns
+from dixit.rules.domain_caps import DomainRules
 from dixit.rules.rulebook import Rulebook
 
 # -- teams and rounds (organizer entries) ----------------------------------------------------
@@ -340,6 +343,27 @@ def challenge_domain(kind: kinds.Kind, spec: str, heldout: bool = False) -> None
     problem = kinds.domain_problem(kind, spec, heldout)
     if problem is not None:
         raise EntryError(problem)
+
+
+DatasetHead = Callable[[str], tuple[int, bytes] | None]
+
+
+def domain_within(caps: DomainRules, spec: str, dataset: DatasetHead) -> None:
+    """A challenge's domain within the rulebook's [domains] caps, judged without a checkout:
+    the spec itself and, for a dataset, the file the ledger holds, given by ``dataset(path)``
+    as its size and content (content only needed within the size cap; None when the ledger has
+    no such file)."""
+    try:
+        rel = domains.check_spec(spec, caps)
+        if rel is None:
+            return
+        head = dataset(rel.as_posix())
+        if head is None:
+            raise ChallengeError(f"dataset {rel} is not in the ledger (the organizer commits "
+                                 f"shared evaluation data under {domains.DATASET_FOLDER}/)")
+        domains.check_dataset(rel, head[0], head[1], caps)
+    except ChallengeError as exc:
+        raise EntryError(str(exc)) from None
 
 
 def model_size(size: int, limit: int) -> None:

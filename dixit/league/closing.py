@@ -33,7 +33,8 @@ def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path
 
     limits, require = reference.replay_limits(state.rules, allow_weak)
     the_plan = planning.plan(rnd, opened, root, targets,
-                             draw_seed(state.info.id, rnd.number, opened.salts), state.rules)
+                             draw_seed(state.info.id, rnd.number, opened.salts), state.rules,
+                             caps=state.rules.domains)
     total, done = the_plan.replay_count(opened), [0]
 
     def tick(_o: replay.Outcome) -> None:

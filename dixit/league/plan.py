@@ -21,6 +21,7 @@ from dixit.league.secrets import Opened
 from dixit.ledger import state as st
 from dixit.ledger.layout import HELDOUT_ITEM, SECRET_ITEM
 from dixit.rules import kinds, scheme as schemes
+from dixit.rules.domain_caps import CEILING, DomainRules
 from dixit.rules.rulebook import Rulebook
 
 
@@ -79,10 +80,11 @@ def source_key(target: str, owner: str, item: str) -> str:
 
 
 def plan(rnd: st.Round, opened: Opened, root: Path, targets: list[str] | None = None,
-         draw: int | None = None, book: Rulebook | None = None) -> Plan:
+         draw: int | None = None, book: Rulebook | None = None,
+         caps: DomainRules = CEILING) -> Plan:
     """Plan the replay of ``targets`` (default: every challenge of the round). A kind judged
     on a post-deadline draw is replayed on its domain sampled with ``draw`` (``rules.draw``),
-    never on the public sample."""
+    never on the public sample. A domain over the rulebook's ``caps`` voids its challenge."""
     out = Plan(rnd)
     book = book or Rulebook()
     groups: dict[tuple[str, int, str], list[str]] = {}
@@ -113,7 +115,7 @@ def plan(rnd: st.Round, opened: Opened, root: Path, targets: list[str] | None = 
             seed = int(ch.meta.get("seed", 0)) if drawn is None else drawn
             what = "domain"
             try:
-                dom = domains.parse(ch.domain, root=root, seed=seed)
+                dom = domains.parse(ch.domain, root=root, seed=seed, caps=caps)
                 if held:
                     what = "held-out set"
                     dom = out.heldout_domain(target, dom, opened.payloads[(target, HELDOUT_ITEM)])

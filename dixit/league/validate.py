@@ -168,6 +168,16 @@ def _team_key(state: st.State, team: str) -> str:
     return state.team_key(team)  # the key registered now; a removed team has none
 
 
+def _head(snap: Snapshot, path: str, limit: int) -> tuple[int, bytes] | None:
+    """A blob's size and, when at most ``limit`` bytes, its content (``checks.domain_within``),
+    read from git; None when ``path`` is not a regular file of ``snap``."""
+    sha = snap.blob_id(path)
+    if sha is None:
+        return None
+    size = int(snap.repo.git.cat_file("-s", sha))
+    return size, (snap.read(path) or b"") if size <= limit else b""
+
+
 def _companion(snap: Snapshot, changed: set[str], path: str, entry: str, sealed: Any,
                what: str) -> None:
     """An unsigned file must arrive with its signed entry and match the hash sealed in it."""
@@ -252,6 +262,9 @@ def _challenge_entry(e: _Entry) -> None:
     folder = layout.challenge_dir(n, team)
     if e.path == entry:
         checks.challenge_entry(payload)
+        caps = e.trusted.rules.domains
+        checks.domain_within(caps, str(meta.get("domain", "")),
+                             lambda path: _head(e.trusted.snapshot, path, caps.max_dataset_bytes))
         model = f"{folder}/{meta.get('model', 'model.safetensors')}"
         if not e.snap.exists(model):
             raise EntryError(f"its model {model} is missing")

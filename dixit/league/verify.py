@@ -17,7 +17,7 @@ from dixit.errors import DixitError, EntryError, SealError
 from dixit.league import checks, closing, judge, secrets
 from dixit.ledger import clock, entries, layout, seal, state as st
 from dixit.ledger.store import Ledger
-from dixit.rules import kinds, rulebook
+from dixit.rules import domain_caps, kinds, rulebook
 
 
 @dataclass
@@ -244,6 +244,10 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
         except DixitError as exc:
             report.problems.append(f"round {rnd.number}: cannot replay: {exc}")
             return
+        if domain_caps.SECTION not in committed.get("rules", {}):
+            # closed before the rulebook had [domains]: re-scored with the ceilings, which its
+            # record does not name
+            derived["rules"].pop(domain_caps.SECTION, None)
         if judge.comparable(derived) != judge.comparable(committed):
             report.problems.append(f"{res_path}: does not match a fresh re-score "
                                    f"({_first_difference(judge.comparable(derived), judge.comparable(committed))})")  # noqa: E501

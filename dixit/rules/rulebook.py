@@ -7,6 +7,8 @@ from typing import Any
 
 from dixit import tomlio
 from dixit.errors import RulesError
+from dixit.rules import domain_caps
+from dixit.rules.domain_caps import DomainRules
 
 DEFAULT_RULES_TOML = """\
 # dixit rulebook: how challenges are judged and scored. Organizers may edit it before round 1;
@@ -64,6 +66,18 @@ isolation = "full"
 # their last turn, then by name; the round entry records them). Everyone else solves.
 proposers = "all"
 per_round = 1
+
+[domains]
+# How much of an evaluation domain a challenge may name. The engine holds a domain outside the
+# sandbox (at propose, score and verify), so a domain over these is refused at propose and by
+# `dixit validate`, and is void at the close. Each may be lowered, never raised: the values
+# here are also the ceilings the closer is built for.
+# Numbers in all: grid points x coordinates, sampled tokens, a dataset's elements.
+max_elements = 100000000
+# Tokens a sequence (the transformer's largest context).
+max_sequence_length = 4096
+# A dataset file under scoring/data/ (512 MiB).
+max_dataset_bytes = 536870912
 """
 
 
@@ -110,6 +124,7 @@ class Rulebook:
     max_program_bytes: int = 262144
     replay: ReplayRules = field(default_factory=ReplayRules)
     rounds: Rounds = field(default_factory=Rounds)
+    domains: DomainRules = field(default_factory=DomainRules)  # [domains]: domain_caps
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,6 +165,7 @@ def from_dict(data: dict[str, Any]) -> Rulebook:
         max_program_bytes=_get(data, "limits", "max_program_bytes", int, d.max_program_bytes),
         replay=rp,
         rounds=_rounds(data),
+        domains=domain_caps.from_table(data),
     )
     validate(book)
     return book
@@ -168,6 +184,8 @@ def from_record(record: dict[str, Any]) -> Rulebook:
                    "max_program_bytes": record.get("max_program_bytes")},
         "replay": record.get("replay", {}),
         "rounds": record.get("rounds", {}),  # none recorded before turns existed: "all"
+        # rounds closed before [domains] existed recorded none: judged with the ceilings
+        domain_caps.SECTION: record.get(domain_caps.SECTION, {}),
     })
 
 
@@ -198,6 +216,7 @@ def validate(book: Rulebook) -> None:
         raise RulesError("rules.toml: rounds.proposers must be \"all\" or \"rotate\"")
     if book.rounds.per_round < 1:
         raise RulesError("rules.toml: rounds.per_round must be >= 1")
+    domain_caps.validate(book.domains)
 
 
 def parse_text(text: str, source: str = "rules.toml") -> Rulebook:
