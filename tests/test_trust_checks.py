@@ -195,7 +195,8 @@ def test_challenge_meta() -> None:
     # a challenge naming no domain names the empty one
     refused(EntryError, "an emulate challenge is judged against its public model, so it needs "
             "inputs nobody can tabulate: a sampled domain tokens:VOCABxLEN:N (judged on N fresh "
-            "inputs drawn after submit-by), not '', which anyone can enumerate",
+            "inputs drawn after submit-by), not '', which anyone can enumerate; or a "
+            "dataset:PATH domain with a sealed held-out set (--heldout)",
             checks.challenge_meta, {"kind": "emulate"})
     assert checks.challenge_meta({}) is kinds.LABELER
     refused(ChallengeError, "unknown challenge kind 'x'; choose one of labeler, emulate, flag",
