@@ -235,6 +235,8 @@ def test_field_types(text: str, message: str | None) -> None:
 
 
 THRESHOLD = "rules.toml: solve.threshold must be in (0, 1]"
+BEAT = ("rules.toml: solve.beat_model must be in [0, 1] (the share of the model's error a "
+        "solving program may keep)")
 PROPOSER = ("rules.toml: need 0 <= points.proposer_some < points.proposer_unique (Dixit: the "
             "proposer scores most when exactly one team solves)")
 SOLVER = "rules.toml: points.solver must be >= 0"
@@ -260,6 +262,10 @@ DATA = _cap("max_dataset_bytes", 512 << 20)
     ("solve", {"threshold": 0.0}, THRESHOLD),
     ("solve", {"threshold": -0.5}, THRESHOLD),
     ("solve", {"threshold": 1.0000001}, THRESHOLD),
+    ("solve", {"beat_model": 0.0}, None),
+    ("solve", {"beat_model": 1.0}, None),
+    ("solve", {"beat_model": -0.01}, BEAT),
+    ("solve", {"beat_model": 1.01}, BEAT),
     ("points", {"proposer_unique": 4, "proposer_some": 3}, None),
     ("points", {"proposer_unique": 4, "proposer_some": 0}, None),
     ("points", {"proposer_unique": 4, "proposer_some": 4}, PROPOSER),
@@ -317,7 +323,7 @@ def test_limits_at_their_boundaries(section: str, values: dict[str, Any],
 def _book(section: str, values: dict[str, Any]) -> Rulebook:
     d = Rulebook()
     if section == "solve":
-        return Rulebook(threshold=values["threshold"])
+        return Rulebook(**values)
     if section == "points":
         return Rulebook(points=Points(**{**asdict(d.points), **values}))
     if section == "claims":
