@@ -213,6 +213,7 @@ def test_each_field_is_read_from_its_place(section: str, key: str, value: Any, g
     ("[points]\nsolver = true\n", "rules.toml: points.solver must be a int, got True"),
     ("[replay]\nisolation = 1\n", "rules.toml: replay.isolation must be a str, got 1"),
     ("points = 3\n", "rules.toml: [points] must be a table"),
+    ("solve = 3\n", "rules.toml: [solve] must be a table"),
     ("replay = [1]\n", "rules.toml: [replay] must be a table"),
     ("[domains]\nmax_elements = 1.5\n", "rules.toml: domains.max_elements must be a int, got 1.5"),
     ("[domains]\nmax_sequence_length = true\n",
@@ -357,6 +358,13 @@ def test_from_record_without_points_or_replay_tables() -> None:
     record = Rulebook(threshold=0.5).as_dict()
     del record["points"], record["replay"]
     assert rulebook.from_record(record) == Rulebook(threshold=0.5)
+
+
+def test_from_record_before_beat_model_existed() -> None:
+    """A round closed before beat-the-model recorded no beat_model: judged by the threshold."""
+    record = Rulebook().as_dict()
+    del record["beat_model"]
+    assert rulebook.from_record(record) == Rulebook(beat_model=None)
 
 
 def test_from_record_before_domains_existed() -> None:
