@@ -216,6 +216,7 @@ def test_each_field_is_read_from_its_place(section: str, key: str, value: Any, g
     ("[points]\nsolver = true\n", "rules.toml: points.solver must be a int, got True"),
     ("[replay]\nisolation = 1\n", "rules.toml: replay.isolation must be a str, got 1"),
     ("points = 3\n", "rules.toml: [points] must be a table"),
+    ("solve = 3\n", "rules.toml: [solve] must be a table"),
     ("replay = [1]\n", "rules.toml: [replay] must be a table"),
     ("[domains]\nmax_elements = 1.5\n", "rules.toml: domains.max_elements must be a int, got 1.5"),
     ("[domains]\nmax_sequence_length = true\n",
@@ -238,6 +239,8 @@ def test_field_types(text: str, message: str | None) -> None:
 
 
 THRESHOLD = "rules.toml: solve.threshold must be in (0, 1]"
+BEAT = ("rules.toml: solve.beat_model must be in [0, 1] (the share of the model's error a "
+        "solving program may keep)")
 PROPOSER = ("rules.toml: need 0 <= points.proposer_some < points.proposer_unique (Dixit: the "
             "proposer scores most when exactly one team solves)")
 SOLVER = "rules.toml: points.solver must be >= 0"
@@ -263,6 +266,10 @@ DATA = _cap("max_dataset_bytes", 512 << 20)
     ("solve", {"threshold": 0.0}, THRESHOLD),
     ("solve", {"threshold": -0.5}, THRESHOLD),
     ("solve", {"threshold": 1.0000001}, THRESHOLD),
+    ("solve", {"beat_model": 0.0}, None),
+    ("solve", {"beat_model": 1.0}, None),
+    ("solve", {"beat_model": -0.01}, BEAT),
+    ("solve", {"beat_model": 1.01}, BEAT),
     ("points", {"proposer_unique": 4, "proposer_some": 3}, None),
     ("points", {"proposer_unique": 4, "proposer_some": 0}, None),
     ("points", {"proposer_unique": 4, "proposer_some": 4}, PROPOSER),
@@ -320,7 +327,7 @@ def test_limits_at_their_boundaries(section: str, values: dict[str, Any],
 def _book(section: str, values: dict[str, Any]) -> Rulebook:
     d = Rulebook()
     if section == "solve":
-        return Rulebook(threshold=values["threshold"])
+        return Rulebook(**values)
     if section == "points":
         return Rulebook(points=Points(**{**asdict(d.points), **values}))
     if section == "claims":
@@ -354,6 +361,13 @@ def test_from_record_without_points_or_replay_tables() -> None:
     record = Rulebook(threshold=0.5).as_dict()
     del record["points"], record["replay"]
     assert rulebook.from_record(record) == Rulebook(threshold=0.5)
+
+
+def test_from_record_before_beat_model_existed() -> None:
+    """A round closed before beat-the-model recorded no beat_model: judged by the threshold."""
+    record = Rulebook().as_dict()
+    del record["beat_model"]
+    assert rulebook.from_record(record) == Rulebook(beat_model=None)
 
 
 def test_from_record_before_domains_existed() -> None:
