@@ -254,8 +254,8 @@ def _kindless_model_beats_the_solver(p: dict[str, Any]) -> None:
     points still say he solved it."""
     ch = _challenge(p, "alice")
     del ch["kind"]
-    ch["model_agreement"] = 0.998
-    ch["submissions"][0]["agreement"] = 0.995
+    ch["model_agreement"] = ch["model_score"] = 0.998
+    ch["submissions"][0].update(agreement=0.995, score=0.995)
 
 
 def _lower_domain_caps(p: dict[str, Any]) -> None:
@@ -755,8 +755,8 @@ def _emulate_solved(p: dict[str, Any]) -> None:
     labeler: an emulate challenge is judged by the threshold alone (the model is its
     reference), so bob solves it; the points to match."""
     ch = _challenge(p, "alice")
-    ch["model_agreement"] = 0.999
-    ch["submissions"][0]["agreement"] = 0.995
+    ch["model_agreement"] = ch["model_score"] = 0.999
+    ch["submissions"][0].update(agreement=0.995, score=0.995)
     p["points"].update({"alice": 7, "bob": 7})
 
 
@@ -764,8 +764,8 @@ def _model_beats_the_solver(p: dict[str, Any]) -> None:
     """bob's labeler model agrees 0.998 with his labeler: alice's 0.995 does not beat it
     (required 0.999), yet the points still say she solved it."""
     ch = _challenge(p, "bob")
-    ch["model_agreement"] = 0.998
-    ch["submissions"][0]["agreement"] = 0.995
+    ch["model_agreement"] = ch["model_score"] = 0.998
+    ch["submissions"][0].update(agreement=0.995, score=0.995)
 
 
 def _draw_seed(p: dict[str, Any]) -> None:
