@@ -258,6 +258,11 @@ def _kindless_model_beats_the_solver(p: dict[str, Any]) -> None:
     ch["submissions"][0].update(agreement=0.995, score=0.995)
 
 
+def _agreement_alone(p: dict[str, Any]) -> None:
+    """bob's agreement edited to 0.5 while the score that decides says 1.0."""
+    _challenge(p, "alice")["submissions"][0]["agreement"] = 0.5
+
+
 def _lower_domain_caps(p: dict[str, Any]) -> None:
     """Recorded caps under which alice's and bob's grids (25,538 numbers each) are void."""
     p["rules"]["domains"]["max_elements"] = 20000
@@ -561,6 +566,10 @@ CASES = [
        _results(_kindless_model_beats_the_solver), POINTS_OFF),
     _c("results record lower domain caps", CLOSED, _results(_lower_domain_caps)),
     _c("results with an errored program, points to match", CLOSED, _results(_errored)),
+    _c("results whose agreement alone says bob did not solve", CLOSED,
+       _results(_agreement_alone),
+       f"{RESULTS}: alice's challenge is judged by agreement, but a submission's score differs "
+       "from its agreement"),
 ]
 
 

@@ -263,6 +263,13 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
         if rescored.points != rules.round_score(committed).points:
             report.problems.append(f"{res_path}: points do not follow from the recorded "
                                    "agreements under the rulebook")
+        # the points follow from `score`; judged by agreement, it *is* the agreement
+        for c in judge.public(committed).get("challenges", []):
+            if c["metric"] == "agreement" and any(s["score"] != s["agreement"]
+                                                  for s in c["submissions"]):
+                report.problems.append(f"{res_path}: {c['proposer']}'s challenge is judged by "
+                                       "agreement, but a submission's score differs from its "
+                                       "agreement")
         report.count("rounds re-scored (no replay)")
 
 
