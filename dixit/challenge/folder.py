@@ -19,6 +19,7 @@ else (scoring, verification) labelers only ever run in the sandbox.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import re
 import sys
 import uuid
@@ -306,10 +307,9 @@ def _prepare(out: Path, labeler: Path, domain_spec: str, arch: str, train_frac: 
                              "--output sequence:C or distribution:C, on a tokens domain")
     models.build(config)  # validates the config before the labeler runs over the domain
     targets = domain.targets()
-    labels = torch_cat(
-        run_labeler_locally(labeler, domain.slice(i, min(i + 4096, domain.size)), output, length,
-                            None if targets is None else targets[i:i + 4096])
-        for i in range(0, domain.size, 4096))
+    per_batch = targets.split(4096) if targets is not None else itertools.repeat(None)
+    labels = torch_cat(run_labeler_locally(labeler, x, output, length, t)
+                       for x, t in zip(domain.batches(4096), per_batch, strict=False))
     return source, domain, config, labels
 
 

@@ -257,6 +257,7 @@ def check(
     from rich.text import Text
 
     from dixit.league import precheck
+    from dixit.views import tables
 
     doc = precheck.check(_reader(), challenge, program, round_no=round_no,
                          allow_weak=allow_weak_isolation)
@@ -278,8 +279,8 @@ def check(
             table.add_row("memory", f"{doc.max_rss_mb:,.0f} MB peak resident, the shared "
                           f"torch runtime included (limit {lim.get('memory_mb')} MB extra)")
         if doc.score_vs_model is not None:
-            score = f"{doc.score_vs_model:.4g} nats" if doc.metric == "kl" \
-                else f"{doc.score_vs_model:.2%}"
+            score = tables.format_score({"kind": doc.kind, "metric": doc.metric},
+                                        doc.score_vs_model)
             ids = "" if doc.metric == "agreement" else \
                 f"; class ids agree {doc.agreement_vs_model:.2%}"
             table.add_row("vs the model", f"{doc.metric} {score}{ids}")

@@ -90,18 +90,16 @@ def _judge_one(state: st.State, cp: ChallengePlan, opened: Opened,
         f.void = f"labeler failed: {truth.error if truth else 'not replayed'}"
     runs: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for owner in cp.solvers:
+    for owner in cp.solvers if f.void is None else ():  # a void challenge runs nothing
         o = outcomes.get(source_key(target, owner, target))
         err = opened.missing.get((owner, target))
-        if f.void is not None:
-            err = err or "challenge void"
-        elif o is None:
+        if o is None:
             err = err or "not replayed"
         elif o.error is not None:
             err = o.error
         if err is not None:
             errors[owner] = err
-        elif o is not None and o.labels is not None:
+        elif o.labels is not None:
             runs[owner] = o.labels
     if f.void is None:
         assert cp.domain is not None and cp.scheme is not None
@@ -111,14 +109,8 @@ def _judge_one(state: st.State, cp: ChallengePlan, opened: Opened,
         else:
             # fresh inputs: the model never saw any, so all of them measure its claim
             # (a post-deadline draw, or the sealed held-out set): no held-out mask
-            idx = None if cp.draw_seed is not None or cp.heldout else \
-                reference.heldout_index(cp.challenge, cp.domain)
-            mask = None
-            if idx is not None:
-                import numpy as np
-
-                mask = np.zeros(cp.domain.size, dtype=bool)
-                mask[idx] = True
+            mask = None if cp.draw_seed is not None or cp.heldout else \
+                reference.heldout_mask(cp.challenge, cp.domain)
             got = measure.measure(
                 cp.scheme, cp.domain.size, reference_is_model=on_model, truth=labels,
                 model=None if module is None else

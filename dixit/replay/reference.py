@@ -29,10 +29,6 @@ def replay_limits(book: Rulebook, allow_weak: bool = False) -> tuple[Limits, str
     return limits, "none" if allow_weak else book.replay.isolation
 
 
-def agreement(a: np.ndarray, b: np.ndarray) -> float:
-    return round(float((a == b).mean()), 6) if len(a) else 0.0
-
-
 def load_model(state: st.State, ch: st.Challenge) -> nn.Module | None:
     """The published model of ``ch`` (None if missing or unloadable)."""
     weights = state.snapshot.read(f"{ch.folder}/{ch.meta.get('model', 'model.safetensors')}")
@@ -75,19 +71,15 @@ def model_blocks(module: nn.Module, domain: Domain,
     return block
 
 
-def heldout_index(ch: st.Challenge, domain: Domain) -> np.ndarray | None:
-    """Indices of the held-out part of the domain (the claim's own split), or None for all."""
+def heldout_mask(ch: st.Challenge, domain: Domain) -> np.ndarray | None:
+    """The rows of the held-out part of the domain (the claim's own split) as a boolean mask,
+    or None when the whole domain is held out."""
+    import numpy as np
+
     frac = float(ch.meta.get("train_frac", 1.0))
     if frac >= 1.0:
         return None
     _tr, ho = training.split(domain.size, frac, int(ch.meta.get("seed", 0)))
-    return ho.numpy()
-
-
-def held_out_agreement(ch: st.Challenge, domain: Domain, preds: np.ndarray,
-                       truth: np.ndarray) -> float:
-    """Agreement on the held-out part of the domain: how a model's claim is measured."""
-    idx = heldout_index(ch, domain)
-    if idx is not None:
-        return agreement(preds[idx], truth[idx])
-    return agreement(preds, truth)
+    mask = np.zeros(domain.size, dtype=bool)
+    mask[ho.numpy()] = True
+    return mask
