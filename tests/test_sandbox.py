@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -205,9 +206,30 @@ def _python_for(uid: int) -> str:
     pytest.skip(f"no Python {sys.version_info[:2]} that uid {uid} can run")
 
 
-def _probe_in(argv_prefix: list[str], python: str = sys.executable,
+@pytest.fixture
+def nobody_pkg() -> Iterator[str]:
+    """A folder from which uid 65534 can import dixit: the checkout, or (when a parent of it
+    is closed to others, e.g. a clone under a 0700 ``mktemp -d``) a world-readable copy."""
+    root = Path(sandbox.__file__).resolve().parents[2]
+    probe = f"import sys; sys.path.insert(0, {str(root)!r}); import dixit.replay.sandbox"
+    if subprocess.run([_python_for(65534), "-c", probe], user=65534, cwd="/", timeout=60,
+                      capture_output=True).returncode == 0:
+        yield str(root)
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="dixit-pkg-"))  # directly under the shared /tmp
+    try:
+        shutil.copytree(root / "dixit", tmp / "dixit",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for p in [tmp, *tmp.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        yield str(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _probe_in(argv_prefix: list[str], python: str = sys.executable, pkg: str | None = None,
               **kw: object) -> sandbox.Isolation:
-    pkg = str(Path(sandbox.__file__).resolve().parents[2])
+    pkg = pkg or str(Path(sandbox.__file__).resolve().parents[2])
     out = subprocess.run([*argv_prefix, python, "-c", PROBE.format(pkg=pkg)],
                          capture_output=True, text=True, timeout=60, check=True,
                          env={"PATH": "/usr/bin:/bin"}, **kw)  # type: ignore[call-overload]
@@ -218,8 +240,8 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 
 @needs_root
-def test_probe_as_an_unprivileged_user_is_partial_with_the_reason() -> None:
-    iso = _probe_in([], _python_for(65534), user=65534, group=65534, cwd="/")
+def test_probe_as_an_unprivileged_user_is_partial_with_the_reason(nobody_pkg: str) -> None:
+    iso = _probe_in([], _python_for(65534), pkg=nobody_pkg, user=65534, group=65534, cwd="/")
     assert not iso.pids_cgroup and not iso.memory_cgroup
     assert any(m.startswith("per-program process limit (pids cgroup: cannot create a cgroup")
                and "Permission denied" in m for m in iso.missing), iso.missing
@@ -298,7 +320,7 @@ REMOVE_AS_OWNER = ("import sys; sys.path.insert(0, {pkg!r}); from dixit.replay i
 
 
 @needs_root
-def test_remove_tree_gives_back_rights_a_program_took_away() -> None:
+def test_remove_tree_gives_back_rights_a_program_took_away(nobody_pkg: str) -> None:
     # Root ignores permission bits, so remove as the (unprivileged) owner of the tree.
     base = Path(tempfile.mkdtemp())
     try:
@@ -317,7 +339,7 @@ def test_remove_tree_gives_back_rights_a_program_took_away() -> None:
         (victim / "locked").chmod(0o500)  # no write: entries cannot be unlinked
         (victim / "blind").chmod(0o000)  # not even listable
         victim.chmod(0o500)
-        pkg = str(Path(sandbox.__file__).resolve().parents[2])
+        pkg = nobody_pkg
         res = subprocess.run([_python_for(65534), "-c", REMOVE_AS_OWNER.format(
             pkg=pkg, path=str(victim))], user=65534, group=65534, cwd="/",
             capture_output=True, text=True, timeout=60)
