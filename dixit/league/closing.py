@@ -37,19 +37,33 @@ def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path
                              caps=state.rules.domains)
     total, done = the_plan.replay_count(opened), [0]
 
-    def tick(_o: replay.Outcome) -> None:
-        done[0] += 1
-        if progress:
-            progress(done[0], total)
+    def tick(o: replay.Outcome) -> None:
+        if planning.is_program(o.key):  # models and splits are not counted
+            done[0] += 1
+            if progress:
+                progress(done[0], total)
 
     outcomes: dict[str, replay.Outcome] = {}
     try:
         for members in the_plan.groups:
             first = the_plan.challenges[members[0]]
             assert first.domain is not None and first.scheme is not None
-            outcomes.update(replay.replay_sources(the_plan.sources(members, opened),
-                                                  first.domain, limits, require=require,
-                                                  on_done=tick, output=first.scheme.output))
+            sources = the_plan.sources(members, opened)
+            models, splits = {}, {}
+            for target in members:  # each published model, and its claim's held-out split
+                cp = the_plan.challenges[target]
+                weights = reference.model_weights(state, cp.challenge)
+                if weights is not None:
+                    models[planning.model_key(target)] = weights
+                split = None if cp.draw_seed is not None or cp.heldout else \
+                    reference.heldout_split(cp.challenge)
+                if split is not None:
+                    splits[planning.split_key(target)] = split
+            outcomes.update(replay.replay_sources(
+                sources, first.domain, limits, require=require, on_done=tick,
+                output=first.scheme.output, models=models, splits=splits,
+                # one child per team and domain runs all its code: its labeler, its programs
+                batches={key: planning.owner_of(key) for key in sources}))
         return judge(state, the_plan, opened, outcomes)
     finally:
         the_plan.close()  # revealed held-out sets leave no copy behind
@@ -89,6 +103,9 @@ def score(ledger: Ledger, round_no: int | None = None, *, force: bool = False,
     if force:
         keystore.load(state.info.id, "organizer")  # only the organizer may close early
     closer = load_closer(state.info)
+    from dixit import replay
+
+    replay.prestart()  # the zygote imports torch while the secrets are opened
     if hints.release_due(ledger, rnd.number, closer):  # a hint due before the close comes first
         state = st.load(ledger.snapshot())
         rnd = state.scored_round(rnd.number)

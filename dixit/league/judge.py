@@ -7,17 +7,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dixit.errors import DixitError
 from dixit.league import measure
-from dixit.league.plan import ChallengePlan, Plan, source_key
+from dixit.league.plan import ChallengePlan, Plan, model_key, source_key, split_key
 from dixit.league.secrets import Opened
 from dixit.ledger import entries, state as st
 from dixit.ledger.layout import SECRET_ITEM
 from dixit.replay import reference
 from dixit.replay.engine import Outcome
 from dixit.rules import flags, kinds, points as rules, rulebook, scheme as schemes
+
+if TYPE_CHECKING:
+    import numpy as np
 
 NOT_REPRODUCED = ("closed", "isolation")
 
@@ -103,19 +106,17 @@ def _judge_one(state: st.State, cp: ChallengePlan, opened: Opened,
             runs[owner] = o.labels
     if f.void is None:
         assert cp.domain is not None and cp.scheme is not None
-        module = reference.load_model(state, cp.challenge)
-        if module is None and on_model:
+        model = _model(outcomes.get(model_key(target)))
+        if model is None and on_model:
             f.void = "the published model could not be loaded and run"
         else:
             # fresh inputs: the model never saw any, so all of them measure its claim
             # (a post-deadline draw, or the sealed held-out set): no held-out mask
             mask = None if cp.draw_seed is not None or cp.heldout else \
-                reference.heldout_mask(cp.challenge, cp.domain)
+                _mask(outcomes.get(split_key(target)), reference.heldout_split(cp.challenge))
             got = measure.measure(
                 cp.scheme, cp.domain.size, reference_is_model=on_model, truth=labels,
-                model=None if module is None else
-                reference.model_blocks(module, cp.domain, cp.scheme.output),
-                programs=runs, heldout=mask)
+                model=model, programs=runs, heldout=mask)
             f.void = got.void
             f.model_accuracy = got.model_accuracy
             if got.model is not None:
@@ -133,6 +134,33 @@ def _judge_one(state: st.State, cp: ChallengePlan, opened: Opened,
         elif owner not in f.submissions:
             f.submissions[owner] = SubmissionFacts(None, errors.get(owner, "not replayed"))
     return f
+
+
+def _model(o: Outcome | None) -> measure.ModelBlock | None:
+    """The published model's outputs, replayed in the sandbox, block by block; None when it
+    could not be loaded (missing, over the size limit, weights that do not fit its config).
+    A model that loaded but failed to run fails its first block, with the reason."""
+    if o is None or (o.error or "").startswith("load:"):
+        return None
+    if o.error is not None or o.labels is None:
+        reason = (o.error or "no outputs").removeprefix("run:").strip()
+
+        def failing(start: int, stop: int) -> np.ndarray:
+            raise DixitError(reason)
+
+        return failing
+    outputs = o.labels
+    return lambda start, stop: outputs[start:stop]
+
+
+def _mask(o: Outcome | None, split: tuple[float, int] | None) -> np.ndarray | None:
+    """The claim's held-out rows as a boolean mask (None: every row is held out)."""
+    if split is None:
+        return None
+    if o is None or o.error is not None or o.labels is None:
+        raise DixitError(f"cannot compute the held-out split of a claim: "
+                         f"{o.error if o is not None else 'not replayed'}")
+    return o.labels.astype(bool)
 
 
 def _judge_flags(target: str, solvers: tuple[str, ...], opened: Opened,

@@ -79,6 +79,23 @@ def source_key(target: str, owner: str, item: str) -> str:
     return f"{target}/{owner}/{item}"
 
 
+def owner_of(key: str) -> str:
+    """The team whose code a ``source_key`` names (a labeler's proposer, a program's solver)."""
+    return key.split("/")[1]
+
+
+def model_key(target: str) -> str:
+    return f"{target}/@model"
+
+
+def split_key(target: str) -> str:
+    return f"{target}/@split"
+
+
+def is_program(key: str) -> bool:
+    return "@" not in key
+
+
 def plan(rnd: st.Round, opened: Opened, root: Path, targets: list[str] | None = None,
          draw: int | None = None, book: Rulebook | None = None,
          caps: DomainRules = CEILING) -> Plan:

@@ -13,17 +13,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dixit.replay.engine import (
         Limits,
+        Model,
         Outcome,
         Program,
+        Split,
+        Weights,
         check_isolation,
+        prestart,
         probe_isolation,
         replay,
         replay_sources,
         shutdown,
     )
 
-__all__ = ["Limits", "Outcome", "Program", "check_isolation", "probe_isolation", "replay",
-           "replay_sources", "shutdown"]
+__all__ = ["Limits", "Model", "Outcome", "Program", "Split", "Weights", "check_isolation",
+           "prestart", "probe_isolation", "replay", "replay_sources", "shutdown"]
 
 
 def __getattr__(name: str) -> Any:

@@ -39,7 +39,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -70,10 +70,50 @@ class Limits:
     batch_size: int = 4096
 
 
+def model_limits(limits: Limits) -> Limits:
+    """What a model item may use: our code, so not the programs' limits (a model was judged in
+    the closing process before, unbounded); bounds all the same, for a weights file made to be
+    slow or large."""
+    return replace(limits, cpu_seconds=max(limits.cpu_seconds, 1800.0),
+                   wall_seconds=max(limits.wall_seconds, 1800.0),
+                   memory_mb=max(limits.memory_mb, 16384))
+
+
 @dataclass(frozen=True)
 class Program:
     key: str  # opaque id chosen by the caller
     path: Path  # the .py file; read only inside the sandboxed child
+    # Programs with the same batch run one after another in one child (one team's: they can
+    # only disturb each other), each with its own limits, files and verdict. None: alone.
+    batch: str | None = None
+
+
+@dataclass(frozen=True)
+class Model:
+    """One of our architectures (``config``) with a team's weights (``path``, safetensors, at
+    most ``max_bytes``), evaluated over the domain in a child of its own, no team's code beside
+    it. Its outputs: class ids (int32, the argmax) for an integer output, else float32 logits.
+    Its error says ``load: ...`` (it cannot be built from the weights) or ``run: ...``."""
+
+    key: str
+    path: Path
+    config: Mapping[str, Any]
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class Split:
+    """The held-out rows of a claim (``dixit.models.training.split`` with the claim's training
+    fraction and seed), as 0/1 over the domain. The splits of one replay share a child: they
+    read nothing but these numbers."""
+
+    key: str
+    train_frac: float
+    seed: int
+
+
+Item = Program | Model | Split
+MAX_BATCH = 32  # items per child, at most
 
 
 @dataclass(frozen=True)
@@ -213,6 +253,18 @@ def clean_stale_folders(parent: Path | None = None) -> list[str]:
     return removed
 
 
+@dataclass
+class _Job:
+    """A batch of items (indices into the caller's list) sent to a zygote as one child."""
+
+    id: int
+    items: list[int]
+    attempt: int  # failed starts so far (never a verdict)
+    wall: float
+    done: int = 0  # items reported so far, in order
+    deadline: float = 0.0  # the zygote enforces the limits; past this it is presumed hung
+
+
 class _Zygote:
     """Engine-side handle of one zygote process."""
 
@@ -241,20 +293,19 @@ class _Zygote:
         self.buf = bytearray()
         self.ready = False
         self.pid = self.proc.pid
-        self.job: int | None = None
-        self.deadline = time.monotonic() + STARTUP_SECONDS
+        self.jobs: dict[int, _Job] = {}  # running in this zygote's children
+        self.deadline = time.monotonic() + STARTUP_SECONDS  # to be ready
         self._send({**cfg, "scratch": str(self.dir)})
 
     def _send(self, header: dict[str, Any]) -> None:
         self.stdin.write(encode_frame(header))
         self.stdin.flush()
 
-    def submit(self, job: int, path: Path, wall: float, params: dict[str, Any],
-               attempt: int = 0) -> None:
-        self.job = job
-        self.deadline = time.monotonic() + wall + GRACE_SECONDS
-        retry = {"attempt": attempt} if attempt else {}  # first tries: the same frame as ever
-        self._send({"op": "run", "job": job, "path": str(path), **params, **retry})
+    def submit(self, job: _Job, items: list[dict[str, Any]], params: dict[str, Any]) -> None:
+        job.deadline = time.monotonic() + job.wall + GRACE_SECONDS
+        retry = {"attempt": job.attempt} if job.attempt else {}
+        self._send({"op": "run", "job": job.id, "items": items, **params, **retry})
+        self.jobs[job.id] = job
 
     def frames(self) -> tuple[list[tuple[dict[str, Any], bytes]], bool]:
         """Read what is available: (complete frames, EOF reached)."""
@@ -358,18 +409,24 @@ def _map_result(path: str | None, limit: int) -> bytes | mmap.mmap:
 
 
 def _verdict(h: dict[str, Any], size: int, limits: Limits, output: Output = BINARY,
-             domain_kind: str = "grid", input_shape: tuple[int, ...] = ()
+             domain_kind: str = "grid", input_shape: tuple[int, ...] = (), model: bool = False
              ) -> tuple[str | None, numpy.ndarray | None]:
-    """Turn the zygote's report on how a child ended, and the child's result file, into
-    (error, outputs). The result file is read here, never in the zygote."""
+    """Turn the zygote's report on how an item ended, and the child's result file, into
+    (error, outputs). The result file is read here, never in the zygote. A ``model`` item's
+    outputs are ours (class ids or logits of any shape per input, see ``Model``): checked for
+    size and form, not against the challenge's declared output (the judge compares them)."""
     length = positions(domain_kind, tuple(input_shape))
     rows = output.row_shapes(length)
     limit = size * output.size_per_input(length) + 65536
+    if model:
+        limit = max(limit, int(h.get("file_bytes") or 0))
     data = _map_result(h.get("result_path"), limit + 64)
     if h.get("error"):
         return one_line(str(h["error"])), None
     if h.get("timed_out"):
         return f"timed out after {limits.wall_seconds:.1f} s (wall)", None
+    if h.get("cpu_out"):  # an item of a batch, stopped by the zygote
+        return f"timed out after {limits.cpu_seconds:.1f} s (cpu)", None
     sig = h.get("signal")
     if sig == signal.SIGKILL and h.get("oom_kills"):
         return (f"killed: memory limit ({limits.memory_mb} MB; the memory cgroup counts "
@@ -399,15 +456,32 @@ def _verdict(h: dict[str, Any], size: int, limits: Limits, output: Output = BINA
     except (ValueError, UnicodeDecodeError):
         return "sent a malformed result (garbage on the result channel)", None
     # The child's frame is program-controlled: trust nothing beyond its declared shape.
-    if set(header) - {"error", "n", "shape"} or not isinstance(header.get("error", ""),
-                                                               str | None) \
+    if set(header) - {"error", "n", "shape", *(("dtype",) if model else ())} \
+            or not isinstance(header.get("error", ""), str | None) \
             or header.get("n", size) != size:
         return "sent a malformed result (unexpected result header)", None
     if header.get("error") is not None:
         return one_line(str(header["error"])) or "failed without a message", None
     if code != 0:
         return f"exited with status {code} after returning labels", None
+    if model:
+        return _model_outputs(data, offset, header, size)
     return _outputs(data, offset, header, size, rows, output)
+
+
+def _model_outputs(data: bytes | mmap.mmap, offset: int, header: dict[str, Any], size: int
+                   ) -> tuple[str | None, numpy.ndarray | None]:
+    """A model item's outputs: int32 class ids or float32 logits, ``size`` rows of any shape."""
+    shape, kind = header.get("shape"), header.get("dtype")
+    if kind not in ("int32", "float32") or not isinstance(shape, list) \
+            or not all(type(d) is int and d >= 0 for d in shape) or shape[:1] != [size]:
+        return "sent a malformed result (model outputs of an unexpected form)", None
+    dtype = numpy.dtype(kind)
+    count = math.prod(shape)
+    if len(data) - offset != count * dtype.itemsize:
+        return "sent a malformed result (model outputs of the wrong size)", None
+    arr = numpy.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
+    return None, arr.copy() if dtype.kind == "i" else arr
 
 
 def _outputs(data: bytes | mmap.mmap, offset: int, header: dict[str, Any], size: int,
@@ -435,8 +509,9 @@ def _outputs(data: bytes | mmap.mmap, offset: int, header: dict[str, Any], size:
 
 
 class _Pool:
-    """Warm zygotes, kept between ``replay()`` calls of this process (one per isolation
-    setting) so torch is imported once per worker, not once per challenge."""
+    """One warm zygote, kept between ``replay()`` calls of this process (one per isolation
+    setting) so torch is imported once per close, not once per challenge or per worker: it
+    runs up to ``workers`` children at once."""
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.base, self.lock = private_folder()
@@ -453,11 +528,12 @@ class _Pool:
                 release_folder(self.base, self.lock)
                 raise IsolationError(f"cannot create the per-program cgroups "
                                      f"({', '.join(wanted)}): {exc.strerror or exc}") from None
-        self.cfg = {**cfg, "cgroups": self.cgroups}
+        self.cfg = {**cfg, "cgroups": self.cgroups, "slots": os.cpu_count() or 1}
         self.sel = selectors.DefaultSelector()
         self.zygotes: dict[int, _Zygote] = {}
+        self.ids = 0  # job ids, never reused in this pool
 
-    def start(self, index: int) -> None:
+    def start(self, index: int = 0) -> None:
         for delay in (0.0, 0.05, 0.2, 0.5, 1.0, 2.0):  # the machine may be short of tasks
             time.sleep(delay)
             try:
@@ -477,103 +553,160 @@ class _Pool:
 
     def close(self) -> None:
         for z in list(self.zygotes.values()):
-            self.stop(z, kill=z.job is not None)
+            # nothing a zygote holds is worth a clean exit (tearing torch down takes longer
+            # than the kill): its children die with it, its scratch with its mount namespace
+            self.stop(z, kill=True)
         self.sel.close()
         sandbox.cgroup_run_remove(self.cgroups)
         release_folder(self.base, self.lock)
 
-    def run(self, programs: Sequence[Program], domain: Domain, limits: Limits, workers: int,
+    def run(self, items: Sequence[Item], domain: Domain, limits: Limits, workers: int,
             on_done: Callable[[Outcome], None] | None, output: Output) -> list[Outcome]:
-        results: list[Outcome | None] = [None] * len(programs)
-        queue = deque(range(len(programs)))
-        attempts = [0] * len(programs)  # failed starts per program (never its verdict)
-        params = {"domain": {"spec": domain.spec, "seed": domain.seed,
-                             "root": _domain_root(domain), "output": output.spec},
-                  "limits": asdict(limits)}
+        results: list[Outcome | None] = [None] * len(items)
+        queue: deque[tuple[list[int], int]] = deque((b, 0) for b in _batches(items))
+        dom = {"spec": domain.spec, "seed": domain.seed, "root": _domain_root(domain),
+               "output": output.spec}
+        for_models = model_limits(limits)
+        kind, shape = domain.kind, tuple(domain.input_shape)
 
-        def finish(job: int, error: str | None, labels: numpy.ndarray | None,
-                   seconds: float, output: str, header: dict[str, Any] | None = None) -> None:
+        def limits_of(job_items: list[int]) -> Limits:
+            return limits if isinstance(items[job_items[0]], Program) else for_models
+
+        def finish(index: int, error: str | None, labels: numpy.ndarray | None,
+                   seconds: float, printed: str, header: dict[str, Any] | None = None) -> None:
             h = header or {}
             cpu, rss = h.get("cpu", 0.0), h.get("max_rss_kb", 0)
-            out = Outcome(key=programs[job].key, labels=labels, error=error, seconds=seconds,
-                          output=output,
+            out = Outcome(key=items[index].key, labels=labels, error=error, seconds=seconds,
+                          output=printed,
                           cpu_seconds=float(cpu) if isinstance(cpu, int | float) else 0.0,
                           max_rss_mb=round(rss / 1024, 1) if isinstance(rss, int) else 0.0)
-            results[job] = out
+            results[index] = out
             if on_done is not None:
                 on_done(out)
 
-        def dispatch(z: _Zygote) -> None:
-            z.job = None
-            if queue and z.index < workers:
-                job = queue.popleft()
-                try:
-                    z.submit(job, programs[job].path, limits.wall_seconds, params,
-                             attempts[job])
-                except OSError:
-                    z.job = None
-                    queue.appendleft(job)  # the dead worker is noticed at EOF and replaced
+        def judge(job: _Job, header: dict[str, Any]) -> None:
+            """The verdict of the job's next item from the zygote's report on it."""
+            index = job.items[job.done]
+            item, lim = items[index], limits_of(job.items)
+            if isinstance(item, Split):
+                error, labels = _verdict(header, domain.size, lim, BINARY, kind, shape)
+            else:
+                error, labels = _verdict(header, domain.size, lim, output, kind, shape,
+                                         model=isinstance(item, Model))
+            printed = _read_file(header.get("output_path"), lim.output_bytes)
+            finish(index, error, labels, float(header.get("seconds", 0.0)),
+                   printed.decode("utf-8", errors="replace"), header)
+            job.done += 1
+            job.deadline = time.monotonic() + job.wall + GRACE_SECONDS
 
-        def lost(z: _Zygote, what: str) -> None:
-            ready, job, tail = z.ready, z.job, z.stderr_tail()
+        def dispatch(z: _Zygote) -> None:
+            while queue and z.ready and len(z.jobs) < workers:
+                batch, attempt = queue.popleft()
+                lim = limits_of(batch)
+                self.ids += 1
+                job = _Job(self.ids, batch, attempt, lim.wall_seconds)
+                try:
+                    z.submit(job, [_item_frame(items[i], output) for i in batch],
+                             {"domain": dom, "limits": asdict(lim)})
+                except OSError:
+                    z.jobs.pop(job.id, None)
+                    queue.appendleft((batch, attempt))  # the dead worker is noticed at EOF
+                    return
+
+        def requeue(job: _Job) -> None:
+            if job.done < len(job.items):
+                queue.appendleft((job.items[job.done:], 0))
+
+        def lost(z: _Zygote, what: str, overdue: _Job | None = None) -> None:
+            ready, jobs, tail = z.ready, list(z.jobs.values()), z.stderr_tail()
             self.stop(z, True)
             if not ready:  # a worker that cannot even start will not start next time either
                 raise DixitError(f"sandbox worker {what}: {tail or 'no error output'}")
-            if job is not None:
-                finish(job, f"sandbox worker {what} while running this program"
-                       + (f" ({tail})" if tail else ""), None, 0.0, "")
+            for job in jobs:
+                if overdue is None:  # the item each child was running is blamed
+                    index = job.items[job.done]
+                    finish(index, f"sandbox worker {what} while running this program"
+                           + (f" ({tail})" if tail else ""), None, 0.0, "")
+                    job.done += 1
+                elif job is overdue:
+                    lim = limits_of(job.items)
+                    finish(job.items[job.done], f"timed out after {lim.wall_seconds:.1f} s "
+                           f"(wall)", None, lim.wall_seconds + GRACE_SECONDS, "")
+                    job.done += 1
+                requeue(job)
             self.start(z.index)
 
-        for i in range(workers):
-            if i not in self.zygotes:
-                self.start(i)
-            elif self.zygotes[i].ready:
-                dispatch(self.zygotes[i])
+        if 0 not in self.zygotes:
+            self.start()
+        elif self.zygotes[0].ready:
+            dispatch(self.zygotes[0])
         while any(r is None for r in results):
             now = time.monotonic()
-            busy = [z for z in self.zygotes.values() if z.job is not None or not z.ready]
-            timeout = min((z.deadline for z in busy), default=now + 1.0) - now
+            waits = [z.deadline for z in self.zygotes.values() if not z.ready]
+            waits += [j.deadline for z in self.zygotes.values() for j in z.jobs.values()]
+            timeout = min(waits, default=now + 1.0) - now
             for key, _ in self.sel.select(timeout=max(0.0, min(timeout, 1.0))):
                 z = key.data
                 frames, eof = z.frames()
                 for header, _payload in frames:
-                    if header.get("op") == "ready":
+                    op = header.get("op")
+                    job = z.jobs.get(header.get("job"))  # type: ignore[arg-type]
+                    if op == "ready":
                         z.ready = True
-                        dispatch(z)
-                    elif header.get("op") == "done" and z.job is not None \
-                            and header.get("job") == z.job and header.get("retry"):
-                        job = z.job
-                        attempts[job] += 1
+                    elif job is None or header.get("index") != job.done:
+                        continue  # not a report this engine is waiting for
+                    elif op == "item":
+                        judge(job, header)
+                    elif op == "done" and header.get("retry"):
+                        del z.jobs[job.id]
                         why = _start_failure(header)
-                        if attempts[job] >= START_ATTEMPTS:
-                            raise DixitError(f"sandbox could not start {programs[job].key} "
-                                             f"in {START_ATTEMPTS} attempts: {why}")
-                        queue.appendleft(job)
-                        dispatch(z)
-                    elif header.get("op") == "done" and z.job is not None \
-                            and header.get("job") == z.job:
-                        job = z.job
-                        error, labels = _verdict(header, domain.size, limits, output,
-                                                 domain.kind, tuple(domain.input_shape))
-                        printed = _read_file(header.get("output_path"), limits.output_bytes)
-                        finish(job, error, labels, float(header.get("seconds", 0.0)),
-                               printed.decode("utf-8", errors="replace"), header)
-                        dispatch(z)
+                        if job.attempt + 1 >= START_ATTEMPTS:
+                            raise DixitError(f"sandbox could not start "
+                                             f"{items[job.items[0]].key} in "
+                                             f"{START_ATTEMPTS} attempts: {why}")
+                        queue.appendleft((job.items, job.attempt + 1))
+                    elif op == "done":
+                        del z.jobs[job.id]
+                        judge(job, header)
+                        requeue(job)  # the items after a child's end, in a fresh child
+                    dispatch(z)
                 if eof:
                     lost(z, "died")
             now = time.monotonic()
             for z in list(self.zygotes.values()):
-                if (z.job is not None or not z.ready) and now > z.deadline:
-                    if not z.ready:
-                        lost(z, "did not start")
-                        continue
-                    job = z.job
-                    self.stop(z, kill=True)
-                    assert job is not None
-                    finish(job, f"timed out after {limits.wall_seconds:.1f} s (wall)", None,
-                           limits.wall_seconds + GRACE_SECONDS, "")
-                    self.start(z.index)
+                if not z.ready and now > z.deadline:
+                    lost(z, "did not start")
+                    continue
+                late = [j for j in z.jobs.values() if now > j.deadline]
+                if late:
+                    lost(z, "hung", overdue=late[0])
         return [r for r in results if r is not None]
+
+
+def _batches(items: Sequence[Item]) -> list[list[int]]:
+    """Indices of the items each child runs: a batch's items in their order (at most
+    ``MAX_BATCH`` a child), every split together, every model and unbatched program alone.
+    Longest first, so that the children at once finish about together."""
+    groups: dict[Any, list[int]] = {}
+    for i, item in enumerate(items):
+        if isinstance(item, Split):
+            key: Any = ("split",)
+        elif isinstance(item, Program) and item.batch is not None:
+            key = ("batch", item.batch)
+        else:
+            key = ("alone", i)
+        groups.setdefault(key, []).append(i)
+    out = [g[i:i + MAX_BATCH] for g in groups.values() for i in range(0, len(g), MAX_BATCH)]
+    return sorted(out, key=lambda b: -len(b))
+
+
+def _item_frame(item: Item, output: Output) -> dict[str, Any]:
+    if isinstance(item, Model):
+        return {"kind": "model", "path": str(item.path), "config": dict(item.config),
+                "max_bytes": int(item.max_bytes), "integer": output.integer}
+    if isinstance(item, Split):
+        return {"kind": "split", "train_frac": float(item.train_frac), "seed": int(item.seed)}
+    return {"kind": "program", "path": str(item.path)}
 
 
 _POOLS: dict[str, _Pool] = {}
@@ -588,58 +721,102 @@ def shutdown() -> None:
             _POOLS.popitem()[1].close()
 
 
-def replay(programs: Sequence[Program], domain: Domain, limits: Limits, *,
+def _config(iso: Isolation) -> dict[str, Any]:
+    return {"isolation": {"landlock_abi": iso.landlock_abi, "seccomp": iso.seccomp,
+                          "netns": iso.netns, "ipcns": iso.ipcns, "mountns": iso.mountns,
+                          "cgroups": [c for c in sandbox.CONTROLLERS
+                                      if getattr(iso, f"{c}_cgroup")]},
+            "roots": _roots()}
+
+
+def _pool(cfg: dict[str, Any]) -> _Pool:
+    """The warm pool for ``cfg`` (made if needed; the caller holds ``_LOCK``)."""
+    key = json.dumps(cfg, sort_keys=True)
+    pool = _POOLS.get(key)
+    if pool is None:
+        for other in list(_POOLS):  # one warm pool at a time: each holds torch
+            _POOLS.pop(other).close()
+        pool = _POOLS[key] = _Pool(cfg)
+    return pool
+
+
+def prestart() -> None:
+    """Start the zygote now, without waiting for it: it imports torch while the caller does
+    other work (a close opens its secrets and plans meanwhile). Never raises: a zygote that
+    cannot start fails the ``replay`` that needs it, with the reason."""
+    try:
+        with _LOCK:
+            pool = _pool(_config(probe_isolation()))
+            if 0 not in pool.zygotes:
+                pool.start()
+    except Exception:
+        pass
+
+
+def replay(programs: Sequence[Item], domain: Domain, limits: Limits, *,
            workers: int | None = None, require: str = "full",
            on_done: Callable[[Outcome], None] | None = None,
            output: Output = BINARY) -> list[Outcome]:
-    """Run every program over ``domain`` in the sandbox; outcomes in the order of ``programs``.
+    """Run every program (and model, and split) over ``domain`` in the sandbox, ``workers``
+    children at once (default: one per core); outcomes in the order of ``programs``.
 
     Raises IsolationError when the kernel cannot give ``require`` ("full", "partial", "none").
-    Calls are serialized; the zygotes stay warm for the next call (see ``shutdown()``).
+    Calls are serialized; the zygote stays warm for the next call (see ``shutdown()``).
     """
     iso = check_isolation(require)
     if not programs:
         return []
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(programs)))
-    cfg = {"isolation": {"landlock_abi": iso.landlock_abi, "seccomp": iso.seccomp,
-                         "netns": iso.netns, "ipcns": iso.ipcns, "mountns": iso.mountns,
-                         "cgroups": [c for c in sandbox.CONTROLLERS
-                                     if getattr(iso, f"{c}_cgroup")]},
-           "roots": _roots()}
-    key = json.dumps(cfg, sort_keys=True)
+    cfg = _config(iso)
     with _LOCK:
-        pool = _POOLS.get(key)
-        if pool is None:
-            for other in list(_POOLS):  # one warm pool at a time: each holds torch per worker
-                _POOLS.pop(other).close()
-            pool = _POOLS[key] = _Pool(cfg)
+        pool = _pool(cfg)
         try:
             return pool.run(programs, domain, limits, n_workers, on_done, output)
         except BaseException:
-            # interrupted (or on_done raised) mid-run: zygotes may be busy, start afresh
-            del _POOLS[key]
+            # interrupted (or on_done raised) mid-run: children may be busy, start afresh
+            del _POOLS[json.dumps(cfg, sort_keys=True)]
             pool.close()
             raise
 
 
+@dataclass(frozen=True)
+class Weights:
+    """A model to replay from bytes (see ``Model``)."""
+
+    data: bytes
+    config: Mapping[str, Any]
+    max_bytes: int
+
+
 def replay_sources(sources: Mapping[str, bytes], domain: Domain, limits: Limits, *,
                    require: str = "full", on_done: Callable[[Outcome], None] | None = None,
-                   output: Output = BINARY) -> dict[str, Outcome]:
-    """``replay`` for programs held as bytes (revealed from a ledger), keyed like ``Program``.
+                   output: Output = BINARY, batches: Mapping[str, str] | None = None,
+                   models: Mapping[str, Weights] | None = None,
+                   splits: Mapping[str, tuple[float, int]] | None = None,
+                   workers: int | None = None) -> dict[str, Outcome]:
+    """``replay`` for programs held as bytes (revealed from a ledger), keyed like ``Program``;
+    ``batches`` gives a program's batch by key, ``models`` the models to run beside them and
+    ``splits`` the held-out splits ((train_frac, seed) by key).
 
-    Each is written to a file named after its key ('/' becomes '--') in a private folder (see
-    ``private_folder``: 0700, locked while in use, removed by the next run if this one is
-    killed); the child reads its file before it drops its capabilities."""
+    Each program (model) is written to a file named after its key ('/' becomes '--') in a
+    private folder (see ``private_folder``: 0700, locked while in use, removed by the next run
+    if this one is killed); the child reads its file before it drops its capabilities."""
     tmp, lock = private_folder()
     try:
-        programs = []
+        items: list[Item] = []
         for key, source in sources.items():
             path = tmp / f"{key.replace('/', '--')}.py"
             path.write_bytes(source)
             path.chmod(0o644)
-            programs.append(Program(key, path))
-        return {o.key: o for o in replay(programs, domain, limits, require=require,
-                                         on_done=on_done, output=output)}
+            items.append(Program(key, path, (batches or {}).get(key)))
+        for key, w in (models or {}).items():
+            path = tmp / f"{key.replace('/', '--')}.safetensors"
+            path.write_bytes(w.data)
+            path.chmod(0o644)
+            items.append(Model(key, path, w.config, w.max_bytes))
+        items += [Split(key, frac, seed) for key, (frac, seed) in (splits or {}).items()]
+        return {o.key: o for o in replay(items, domain, limits, require=require,
+                                         on_done=on_done, output=output, workers=workers)}
     finally:
         release_folder(tmp, lock)
 

@@ -3,6 +3,7 @@ agreement, and the rulebook's replay limits. Shared by closing a round, verify a
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from dixit import models
 from dixit.data.domains import Domain
 from dixit.ledger import state as st
 from dixit.models import training
-from dixit.replay.engine import Limits
+from dixit.replay.engine import Limits, Weights
 from dixit.rules.outputs import Output
 from dixit.rules.rulebook import Rulebook
 
@@ -27,6 +28,20 @@ def replay_limits(book: Rulebook, allow_weak: bool = False) -> tuple[Limits, str
                     memory_mb=book.replay.memory_mb, output_bytes=book.replay.output_bytes,
                     batch_size=book.replay.batch_size)
     return limits, "none" if allow_weak else book.replay.isolation
+
+
+def model_weights(state: st.State, ch: st.Challenge) -> Weights | None:
+    """The published model of ``ch`` to replay in the sandbox (``engine.Model``): None when
+    its weights are missing or its config cannot even be sent (then it is unloadable, as for
+    ``load_model``)."""
+    weights = state.snapshot.read(f"{ch.folder}/{ch.meta.get('model', 'model.safetensors')}")
+    if weights is None:
+        return None
+    try:
+        config = json.loads(json.dumps(ch.model))  # plain JSON values only (hostile TOML)
+    except (TypeError, ValueError):
+        return None
+    return Weights(weights, config, state.rules.max_model_bytes)
 
 
 def load_model(state: st.State, ch: st.Challenge) -> nn.Module | None:
@@ -69,6 +84,13 @@ def model_blocks(module: nn.Module, domain: Domain,
             return logits.float().numpy()
 
     return block
+
+
+def heldout_split(ch: st.Challenge) -> tuple[float, int] | None:
+    """(train_frac, seed) of the claim's held-out split (``engine.Split``), or None when the
+    whole domain is held out."""
+    frac = float(ch.meta.get("train_frac", 1.0))
+    return None if frac >= 1.0 else (frac, int(ch.meta.get("seed", 0)))
 
 
 def heldout_mask(ch: st.Challenge, domain: Domain) -> np.ndarray | None:
