@@ -16,7 +16,7 @@ from dixit.league.secrets import Opened
 from dixit.ledger import entries, state as st
 from dixit.ledger.layout import SECRET_ITEM
 from dixit.replay import reference
-from dixit.replay.engine import Outcome
+from dixit.replay.engine import Outcome, release
 from dixit.rules import flags, kinds, points as rules, rulebook, scheme as schemes
 
 if TYPE_CHECKING:
@@ -114,9 +114,12 @@ def _judge_one(state: st.State, cp: ChallengePlan, opened: Opened,
             # (a post-deadline draw, or the sealed held-out set): no held-out mask
             mask = None if cp.draw_seed is not None or cp.heldout else \
                 _mask(outcomes.get(split_key(target)), reference.heldout_split(cp.challenge))
+            mapped = [a for a in (labels, *runs.values(), _outputs(outcomes, target))
+                      if a is not None]
             got = measure.measure(
                 cp.scheme, cp.domain.size, reference_is_model=on_model, truth=labels,
-                model=model, programs=runs, heldout=mask)
+                model=model, programs=runs, heldout=mask,
+                done=lambda stop: [release(a, stop) for a in mapped])
             f.void = got.void
             f.model_accuracy = got.model_accuracy
             if got.model is not None:
@@ -151,6 +154,11 @@ def _model(o: Outcome | None) -> measure.ModelBlock | None:
         return failing
     outputs = o.labels
     return lambda start, stop: outputs[start:stop]
+
+
+def _outputs(outcomes: dict[str, Outcome], target: str) -> np.ndarray | None:
+    o = outcomes.get(model_key(target))
+    return None if o is None else o.labels
 
 
 def _mask(o: Outcome | None, split: tuple[float, int] | None) -> np.ndarray | None:

@@ -69,11 +69,13 @@ def _ids(a: np.ndarray) -> np.ndarray:
 
 def measure(how: Scheme, size: int, *, reference_is_model: bool,
             truth: np.ndarray | None, model: ModelBlock | None,
-            programs: Mapping[str, np.ndarray], heldout: np.ndarray | None) -> Measured:
+            programs: Mapping[str, np.ndarray], heldout: np.ndarray | None,
+            done: Callable[[int], None] | None = None) -> Measured:
     """Stream the metric over ``size`` rows. ``truth`` is the labeler's outputs (None if it
     failed), ``model`` gives the published model's outputs block by block (None if it cannot
     run), ``heldout`` is a boolean mask of the rows the model's claim is measured on (None:
-    every row). Judged against the model when ``reference_is_model``, else the labeler."""
+    every row). Judged against the model when ``reference_is_model``, else the labeler.
+    ``done(stop)`` is called once rows [0, stop) are judged (the caller may let them go)."""
     import numpy as np
 
     out = Measured()
@@ -116,6 +118,8 @@ def measure(how: Scheme, size: int, *, reference_is_model: bool,
                     return Measured(void=f"{who} outputs cannot be judged: {exc}")
                 out.programs[owner] = Score(error=f"outputs cannot be judged: {exc}")
                 del subs[owner]
+        if done is not None:
+            done(stop)
     if size == 0:
         return Measured(void="the domain is empty")
     for owner, pair in subs.items():

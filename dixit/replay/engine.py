@@ -508,6 +508,25 @@ def _outputs(data: bytes | mmap.mmap, offset: int, header: dict[str, Any], size:
     return None, arr
 
 
+def release(outputs: numpy.ndarray, rows: int | None = None) -> None:
+    """Let go of the memory of rows [0, ``rows``) (default all) of outputs mapped from a
+    result file: their pages leave this process (the file keeps the data; reading them again
+    maps them again). A judge that streams a distribution calls it after each block, so its
+    memory stays flat in the number of inputs. Nothing for an array not mapped from a file."""
+    base: Any = outputs
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
+    if base is None or not outputs.flags.c_contiguous or len(base) == 0:
+        return
+    start = numpy.frombuffer(base, numpy.uint8).__array_interface__["data"][0]
+    offset = outputs.__array_interface__["data"][0] - start
+    per_row = outputs.itemsize * (math.prod(outputs.shape[1:]) if outputs.ndim else 1)
+    n = len(outputs) if rows is None or not outputs.ndim else min(rows, len(outputs))
+    end = (offset + n * per_row) // mmap.PAGESIZE * mmap.PAGESIZE
+    if end > 0:
+        base.madvise(mmap.MADV_DONTNEED, 0, end)
+
+
 class _Pool:
     """One warm zygote, kept between ``replay()`` calls of this process (one per isolation
     setting) so torch is imported once per close, not once per challenge or per worker: it
