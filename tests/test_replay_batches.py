@@ -119,10 +119,10 @@ def test_each_program_of_a_batch_has_the_whole_cpu_limit(tmp_path: Path) -> None
 FORGER = """
 import os
 def label(x):
-    os.write(6, b"__MARKER__" * 4)  # fake "done" bytes, and bytes for the zygote to keep
+    os.write(5, b"__MARKER__" * 4)  # fake "done" bytes, and bytes for the zygote to keep
     return (x[:, 0] * 0).long()
 """
-CLOSER = "import os\nos.close(6)\ndef label(x):\n    return (x[:, 0] * 0).long()\n"
+CLOSER = "import os\nos.close(5)\ndef label(x):\n    return (x[:, 0] * 0).long()\n"
 
 
 def test_progress_bytes_never_enter_the_zygote_and_forging_them_harms_only_the_batch(

@@ -369,6 +369,15 @@ def enter_network_namespace() -> bool:
     return enter_namespaces(net=True, mount=False, ipc=False)["net"]
 
 
+def unshare_namespaces(*, mount: bool, ipc: bool) -> None:
+    """New namespaces for this child alone (it still has the rights to make them): a mount
+    namespace, copied from the zygote's private one, in which it mounts its own scratch (gone
+    with the child, however it ends), and optionally an IPC namespace (see ``unshare_ipc``)."""
+    flags = (CLONE_NEWNS if mount else 0) | (CLONE_NEWIPC if ipc else 0)
+    if flags and not _unshare(flags):
+        raise OSError(ctypes.get_errno(), "unshare of the child's namespaces failed")
+
+
 def unshare_ipc() -> None:
     """A fresh IPC namespace for this child alone: whatever SysV object it makes dies with it
     (used when no seccomp filter denies SysV IPC outright)."""

@@ -9,7 +9,7 @@ process boundaries.
 A job is a batch of items run in order by one child: programs (one team's: a team's programs
 can only disturb each other), or one of our models with a team's weights and its claim's
 held-out split (no team's code beside it). Each item has its own output and result files and
-its own wall (and CPU) limit; the child writes one byte on fd 6 after each, which the zygote
+its own wall (and CPU) limit; the child writes one byte on fd 5 after each, which the zygote
 counts without reading it (``os.splice`` to /dev/null), so it knows which item a child that
 dies was running: that item gets the verdict, the ones after it go to a fresh child.
 
@@ -21,9 +21,9 @@ fds 1/2, both files that only the engine reads (see ``Zygote.run``).
 Per job the zygote makes a scratch directory under a name never used before (a tmpfs with
 a quota, in its private mount namespace); each set of job cgroups (pids, memory) holds one
 child at a time, gets that child's limits before it starts, and is reused only once provably
-empty. The zygote moves the child into them while the child sets its sandbox up; the child runs
-nothing of any item's before it reads one byte on fd 5 (moved), then writes one on fd 4
-(sandbox complete).
+empty. The child moves itself into them, and mounts its scratch tmpfs in a mount namespace
+of its own, before anything of an item's runs; it writes one byte on fd 4 once its sandbox is
+complete.
 A child that ends without that byte never ran anything: the job is reported as ``retry``
 (as is a fork the kernel keeps refusing), never as the program's failure. Cleanup cannot fail
 in a way that matters to any other program.
@@ -40,9 +40,10 @@ from typing import Any, BinaryIO
 
 RESULT_FD = 3
 READY_FD = 4  # the child writes one byte here once its sandbox is complete, then closes it
-GO_FD = 5  # ...after reading one byte here: the zygote has put it into its cgroups
-DONE_FD = 6  # one byte after each item of its batch
+DONE_FD = 5  # one byte after each item of its batch
 MODEL_ROWS = 4096  # inputs per forward pass of a model item (as the judge always fed it)
+CPU_CHECK_SECONDS = 0.1  # how often the zygote looks at the CPU time of a batch's item
+_TICKS = os.sysconf("SC_CLK_TCK")
 MAX_PROGRAM_BYTES = 8 * 1024 * 1024
 # A program's memory cgroup allows its memory_mb plus this much for what a fork of the zygote
 # touches anyway: pages copied on write (refcounts), page tables, kernel memory.
@@ -158,6 +159,7 @@ class _Run:
         self.cpu_out = False
         self.killed = False
         self.eof = False  # no more progress can come
+        self.cpu_check = 0.0  # when to look at the CPU time of a batch's item next
 
 
 class Zygote:
@@ -259,7 +261,13 @@ class Zygote:
         import time  # noqa: F401
 
         self.memory_bytes = 1 << 30
-        self._cleanup(self._prepare())
+        slot = self._prepare()
+        try:  # the mount each child makes of its own scratch, tried here once
+            if self.mountns:
+                self.sandbox.mount_scratch(slot["scratch"], self.scratch_bytes, SCRATCH_INODES)
+                slot["mounted"] = True
+        finally:
+            self._cleanup(slot)
         cg = self._job_cgroups(self.memory_bytes)
         if cg is not None:
             self._drop_cgroups(cg)
@@ -336,7 +344,6 @@ class Zygote:
         token), so nothing a failed cleanup left behind can collide with a later job. The
         job's scratch is removed, and its cgroups made fit for the next child, by ``tidy()``,
         once the report is sent."""
-        import signal
         import time
 
         if attempt:
@@ -352,27 +359,25 @@ class Zygote:
         if slot is not None and slot["size"] != self.scratch_bytes:
             self.pending.append(slot)  # made for another quota
             slot = None
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        fds: list[int] = []
         pipes: list[int] = []
         try:
             if slot is None:
                 slot = self._prepare()
             r.slot = slot
             r.cg = self._job_cgroups(memory)
+            self.seq += 1
+            name = f"{self.seq}-{os.urandom(4).hex()}"  # never used before (a slot may be)
             for i in range(len(items)):
-                r.outs.append(os.path.join(self.base, f"out-{slot['name']}-{i}"))
-                r.results.append(os.path.join(self.base, f"res-{slot['name']}-{i}"))
-            for target in (*r.outs, *r.results):
-                fds.append(os.open(target, flags, 0o600))
-            for _ in range(3):  # "sandbox in place", "in your cgroups", "item done"
+                r.outs.append(os.path.join(self.base, f"out-{name}-{i}"))
+                r.results.append(os.path.join(self.base, f"res-{name}-{i}"))
+            for _ in range(2):  # "sandbox in place", "item done"
                 pipes += os.pipe2(os.O_CLOEXEC)
             sys.stdout.flush()
             sys.stderr.flush()
             r.t_prev = time.monotonic()
             pid = self._fork()
         except OSError as exc:
-            for fd in fds + pipes:
+            for fd in pipes:
                 os.close(fd)
             if slot is not None:
                 self.pending.append(slot)
@@ -382,27 +387,12 @@ class Zygote:
                 _unlink(target)
             return {"op": "done", "job": job, "index": 0, "seconds": 0.0,
                     "retry": one_line(f"could not start the program: {exc}")}
-        ready_r, ready_w, go_r, go_w, done_r, done_w = pipes
-        k = len(items)
+        ready_r, ready_w, done_r, done_w = pipes
         if pid == 0:  # pragma: no cover - runs in the child
-            self._child(items, slot["scratch"], fds[:k], fds[k:], ready_w, go_r, done_w,
-                        file_bytes)
-        for fd in (*fds, ready_w, go_r, done_w):
+            self._child(items, slot["scratch"], r.outs, r.results, ready_w, done_w, file_bytes,
+                        r.cg["fds"] if r.cg else [])
+        for fd in (ready_w, done_w):
             os.close(fd)
-        # Moved here, while the child sets its sandbox up (a cgroup migration waits for an RCU
-        # grace period: milliseconds on a busy machine); it runs nothing of the program's
-        # before the byte on its GO_FD. If the move fails, the child dies unstarted: a retry.
-        try:
-            if r.cg:
-                self.sandbox.cgroup_join(r.cg["fds"], pid)
-            _write(go_w, b"1")
-        except OSError:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        finally:
-            os.close(go_w)
         r.pid, r.ready_r, r.done_r = pid, ready_r, done_r
         os.set_blocking(done_r, False)
         r.pidfd = os.pidfd_open(pid)
@@ -427,11 +417,11 @@ class Zygote:
         out = []
         while r.reported < min(r.count, len(r.items) - 1):
             now = time.monotonic()
-            cpu, rss = _usage(r.pid)
+            cpu = _cpu(r.pid)
             i = r.reported
             out.append({"op": "item", "job": r.job, "index": i,
                         "seconds": round(now - r.t_prev, 6),
-                        "cpu": round(max(0.0, cpu - r.cpu_prev), 6), "max_rss_kb": rss,
+                        "cpu": round(max(0.0, cpu - r.cpu_prev), 6), "max_rss_kb": 0,
                         "timed_out": False, "signal": None, "exit": 0,
                         "file_bytes": r.file_bytes, "memory_bytes": r.memory_bytes,
                         "output_path": r.outs[i], "result_path": r.results[i]})
@@ -452,9 +442,10 @@ class Zygote:
             over = left <= 0
             if not over and len(r.items) > 1 and r.cpu_limit > 0:
                 # one process runs the batch: RLIMIT_CPU bounds the whole, the zygote each item
-                over = _usage(r.pid)[0] - r.cpu_prev > r.cpu_limit
-                r.cpu_out = over
-                left = min(left, 0.25)
+                if now >= r.cpu_check:
+                    over = r.cpu_out = _cpu(r.pid) - r.cpu_prev > r.cpu_limit
+                    r.cpu_check = now + CPU_CHECK_SECONDS
+                left = min(left, r.cpu_check - now)
             if over:
                 r.killed = True
                 r.timed_out = not r.cpu_out
@@ -500,7 +491,7 @@ class Zygote:
                 report["memory_peak"] = after.get("memory_peak", 0)
                 r.cg["before"] = after
                 self.used_cgroups.append(r.cg)
-        self.pending.append(r.slot)
+        self.pending.append(r.slot)  # see tidy(): an untouched mount point is used again
         index = min(r.count, len(r.items) - 1)
         header: dict[str, Any] = {
             "op": "done", "job": r.job, "index": index, "seconds": round(seconds, 6),
@@ -538,7 +529,9 @@ class Zygote:
                 pass
 
     def _prepare(self) -> dict[str, Any]:
-        """A new job's scratch: a tmpfs with the quota, where there is a mount namespace.
+        """A new job's scratch directory. Where there is a mount namespace it is only the
+        mount point of the tmpfs (with the quota) that the child mounts in a mount namespace
+        of its own: that tmpfs, and whatever the program left in it, goes when the child does.
         Raises OSError, having removed what it made."""
         self.seq += 1
         name = f"{self.seq}-{os.urandom(4).hex()}"
@@ -546,13 +539,25 @@ class Zygote:
                                 "mounted": False, "size": self.scratch_bytes}
         try:
             os.mkdir(slot["scratch"], 0o700)
-            if self.mountns:
-                self.sandbox.mount_scratch(slot["scratch"], self.scratch_bytes, SCRATCH_INODES)
-                slot["mounted"] = True
         except OSError:
             self._cleanup(slot)
             raise
         return slot
+
+    def _reusable(self, slot: dict[str, Any]) -> bool:
+        """Whether a finished job's mount point can serve the next job as it is: the child's
+        tmpfs was its own, so nothing of the program's ever reached it; checked all the same
+        (still an empty 0700 directory of ours)."""
+        import stat
+
+        if not self.mountns or slot["size"] != self.scratch_bytes:
+            return False
+        try:
+            st = os.lstat(slot["scratch"])
+            return (stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o700
+                    and st.st_uid == os.geteuid() and not os.listdir(slot["scratch"]))
+        except OSError:
+            return False
 
     def _job_cgroups(self, memory: int) -> dict[str, Any] | None:
         """Job cgroups for the next child, with its memory limit: idle ones of an earlier
@@ -583,7 +588,11 @@ class Zygote:
         dropped and new ones made), and make the next jobs' scratch: none of it on any
         program's clock."""
         while self.pending:
-            self._cleanup(self.pending.pop())
+            slot = self.pending.pop()
+            if self._reusable(slot) and len(self.spares) < self.slots:
+                self.spares.append(slot)
+            else:
+                self._cleanup(slot)
         self._settle_cgroups()
         while len(self.spares) < self.slots - len(self.running) and self.memory_bytes:
             try:
@@ -642,17 +651,22 @@ class Zygote:
 
     # -- in the child ---------------------------------------------------------------------------
 
-    def _child(self, items: list[dict[str, Any]], scratch: str, out_fds: list[int],
-               res_fds: list[int], ready_fd: int, go_fd: int, done_fd: int,
-               file_bytes: int) -> None:  # pragma: no cover
+    def _child(self, items: list[dict[str, Any]], scratch: str, out_paths: list[str],
+               res_paths: list[str], ready_fd: int, done_fd: int, file_bytes: int,
+               cgroups: list[int]) -> None:  # pragma: no cover
         """Never returns. Sandbox setup failures are reported on the first result file and
         exit 71 without the "sandbox in place" byte on ``ready_fd``, which tells the zygote
-        that nothing ran (see ``run``). Nothing of any item runs before the zygote has put
-        this process into its cgroups (one byte on ``go_fd``)."""
+        that nothing ran (see ``run``). It makes every item's output and result file itself
+        (names the zygote chose, never used before), before it drops its rights. Before
+        anything of an item runs, this process has
+        moved itself into its job cgroups (``cgroups``: their directories) and mounted its
+        scratch tmpfs in a mount namespace of its own (both off the zygote's clock: a cgroup
+        move waits for an RCU grace period, an unmount would too)."""
         import fcntl
         import signal
 
         sb = self.sandbox
+        wired = False  # until fd 3 is the first result file it is the zygote's, not ours
         try:
             zygote = os.getppid()
             os.setsid()
@@ -660,25 +674,33 @@ class Zygote:
             if os.getppid() != zygote:
                 os._exit(70)
             # Above the target numbers first, so that no dup2 below overwrites a source.
-            ready_fd, go_fd, done_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 16)
-                                        for fd in (ready_fd, go_fd, done_fd))
-            outs = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in out_fds]
-            results = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in res_fds]
+            ready_fd, done_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in (ready_fd, done_fd))
+            cgs = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in cgroups]
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+            outs = [_above(os.open(p, flags, 0o600), 16) for p in out_paths]
+            results = [_above(os.open(p, flags, 0o600), 16) for p in res_paths]
             devnull = os.open("/dev/null", os.O_RDONLY)
             os.dup2(devnull, 0)
             os.dup2(outs[0], 1)
             os.dup2(outs[0], 2)
             os.dup2(results[0], RESULT_FD)
+            wired = True
             os.dup2(ready_fd, READY_FD)
-            os.dup2(go_fd, GO_FD)
             os.dup2(done_fd, DONE_FD)
-            keep = sorted((*outs, *results))
+            keep = sorted((*outs, *results, *cgs))
             low = DONE_FD + 1  # close the zygote's pipes to the engine, etc.
             for fd in keep:
                 os.closerange(low, fd)
                 low = fd + 1
             os.closerange(low, 1 << 20)
-            if self.ipc_per_child:
+            if cgs:
+                sb.cgroup_join(cgs)  # raises: then nothing runs (a retry, with new cgroups)
+                for fd in cgs:
+                    os.close(fd)
+            if self.mountns:
+                sb.unshare_namespaces(mount=True, ipc=self.ipc_per_child)
+                sb.mount_scratch(scratch, self.scratch_bytes, SCRATCH_INODES)
+            elif self.ipc_per_child:
                 sb.unshare_ipc()
             lim = self.limits
             cpu = float(lim["cpu_seconds"])
@@ -699,14 +721,12 @@ class Zygote:
                 sb.apply_landlock(int(self.iso["landlock_abi"]), self.roots, scratch)
             if self.seccomp:
                 sb.apply_seccomp(os.getpid(), self.seccomp)
-            if os.read(GO_FD, 1) != b"1":  # not in its cgroups: must not start
-                raise OSError("not moved into the program's cgroups")
-            os.close(GO_FD)
             _write(READY_FD, b"1")
             os.close(READY_FD)
         except BaseException as exc:
             try:
-                self._send({"error": one_line(f"sandbox setup failed: {exc!r}")})
+                if wired:
+                    self._send({"error": one_line(f"sandbox setup failed: {exc!r}")})
             finally:
                 os._exit(71)
         env = dict(os.environ)
@@ -906,21 +926,25 @@ class Zygote:
         return 0
 
 
-def _usage(pid: int) -> tuple[float, int]:
-    """A running child's CPU seconds and peak resident memory (kB) so far, from /proc."""
-    cpu, rss = 0.0, 0
+def _above(fd: int, low: int) -> int:
+    """``fd`` moved to a number >= ``low`` (in the child, before its fixed numbers are set)."""
+    import fcntl
+
+    if fd >= low:
+        return fd
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD, low)
+    os.close(fd)
+    return new
+
+
+def _cpu(pid: int) -> float:
+    """A running (or not yet reaped) child's CPU seconds so far, from /proc (0 if gone)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             fields = f.read().rsplit(b")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmHWM:"):
-                    rss = int(line.split()[1])
-                    break
+        return (int(fields[11]) + int(fields[12])) / _TICKS
     except (OSError, ValueError, IndexError):
-        pass
-    return cpu, rss
+        return 0.0
 
 
 def _is_regular(fd: int) -> bool:
