@@ -336,7 +336,11 @@ def score(
     $DIXIT_CLOSER_KEY), check every seal, replay every program and labeler in a sandbox over
     the whole domain, apply Dixit scoring, commit rounds/NNN/results.toml and tag the round.
     Running it again on a closed round writes nothing."""
+    from dixit import replay
     from dixit.errors import UsageError
+
+    if not (merge or due):  # a close replays: its sandbox warms up (torch) from now on
+        replay.prestart()
     from dixit.league import closing
     from dixit.views import tables as report
 

@@ -88,6 +88,9 @@ class ScoreOutcome:
 def score(ledger: Ledger, round_no: int | None = None, *, force: bool = False,
           allow_weak: bool = False, progress: Progress | None = None) -> ScoreOutcome:
     """Close a round (idempotent: a closed round is returned as it is, nothing written)."""
+    from dixit import replay
+
+    replay.prestart()  # the zygote imports torch while the ledger is read, secrets opened
     ledger.pull()
     state = st.load(ledger.snapshot())
     rnd = state.scored_round(round_no)
@@ -103,10 +106,8 @@ def score(ledger: Ledger, round_no: int | None = None, *, force: bool = False,
     if force:
         keystore.load(state.info.id, "organizer")  # only the organizer may close early
     closer = load_closer(state.info)
-    from dixit import replay
-
-    replay.prestart()  # the zygote imports torch while the secrets are opened
-    if hints.release_due(ledger, rnd.number, closer):  # a hint due before the close comes first
+    if hints.due(state, clock.now(), rnd.number) and \
+            hints.release_due(ledger, rnd.number, closer):  # a hint due first comes first
         state = st.load(ledger.snapshot())
         rnd = state.scored_round(rnd.number)
     for _attempt in range(3):

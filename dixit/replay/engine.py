@@ -42,16 +42,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy
-
-from dixit.data.domains import Domain
 from dixit.errors import DixitError, IsolationError
 from dixit.replay import sandbox
 from dixit.replay.sandbox import Isolation
 from dixit.replay.zygote import decode_frame, encode_frame, frame_header, one_line
 from dixit.rules.outputs import BINARY, Output, positions
+
+if TYPE_CHECKING:  # numpy is imported where outputs are read: ``prestart`` needs none of it
+    import numpy
+
+    from dixit.data.domains import Domain
 
 STARTUP_SECONDS = 180.0  # importing torch on a cold, busy machine can be slow
 GRACE_SECONDS = 10.0  # past the wall limit before the engine gives up on a zygote
@@ -472,6 +474,8 @@ def _verdict(h: dict[str, Any], size: int, limits: Limits, output: Output = BINA
 def _model_outputs(data: bytes | mmap.mmap, offset: int, header: dict[str, Any], size: int
                    ) -> tuple[str | None, numpy.ndarray | None]:
     """A model item's outputs: int32 class ids or float32 logits, ``size`` rows of any shape."""
+    import numpy
+
     shape, kind = header.get("shape"), header.get("dtype")
     if kind not in ("int32", "float32") or not isinstance(shape, list) \
             or not all(type(d) is int and d >= 0 for d in shape) or shape[:1] != [size]:
@@ -488,6 +492,8 @@ def _outputs(data: bytes | mmap.mmap, offset: int, header: dict[str, Any], size:
              rows: list[tuple[int, ...]], output: Output
              ) -> tuple[str | None, numpy.ndarray | None]:
     """The outputs in a well-formed frame, checked against the challenge's declared output."""
+    import numpy
+
     shape = header.get("shape", [size])
     if not isinstance(shape, list) or not all(type(d) is int for d in shape) \
             or tuple(shape[:1]) != (size,) or tuple(shape[1:]) not in rows:
@@ -513,6 +519,8 @@ def release(outputs: numpy.ndarray, rows: int | None = None) -> None:
     result file: their pages leave this process (the file keeps the data; reading them again
     maps them again). A judge that streams a distribution calls it after each block, so its
     memory stays flat in the number of inputs. Nothing for an array not mapped from a file."""
+    import numpy
+
     base: Any = outputs
     while base is not None and not isinstance(base, mmap.mmap):
         base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
