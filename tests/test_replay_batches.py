@@ -261,3 +261,34 @@ def test_released_rows_of_mapped_outputs_leave_the_process_and_read_back(
     assert touched - _rss_file_kb() > 48 << 10
     assert numpy.array_equal(outputs[-3:], data.reshape(rows, width)[-3:])  # read back
     engine.release(numpy.zeros(4))  # not mapped: nothing to do
+
+
+AHEAD = """
+import json, sys
+from pathlib import Path
+from dixit.replay import engine
+engine.prestart()  # before numpy and torch are imported here, as `dixit score` does
+(pool,) = engine._POOLS.values()
+ahead = pool.zygotes[0].pid
+import numpy, torch  # noqa: E401,F401 - what a close imports meanwhile
+from dixit.data import domains
+path = Path(sys.argv[1])
+path.write_text(sys.argv[2])
+(out,) = engine.replay([engine.Program("p", path)], domains.parse("grid:9x9"), engine.Limits())
+print(json.dumps({"ahead": ahead, "ran": sum(int(b) << i for i, b in enumerate(out.labels[:24])),
+                  "error": out.error}))
+"""
+
+
+def test_the_zygote_started_ahead_is_the_one_that_replays(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    ppid = PID.replace("os.getpid()", "os.getppid()")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    res = subprocess.run([sys.executable, "-c", AHEAD, str(tmp_path / "p.py"), ppid],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    got = json.loads(res.stdout.splitlines()[-1])
+    assert got["error"] is None and got["ran"] == got["ahead"]

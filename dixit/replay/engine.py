@@ -1,22 +1,28 @@
 """Replay hostile ``label(x)`` programs over an evaluation domain, each fully sandboxed.
 
-``replay()`` keeps ``workers`` warm zygote processes (``dixit._zygote``: torch imported once,
-one thread, reused by later calls in this process) and sends each a program *path* at a time.
-Every program runs in a fresh child forked from a zygote and confined by ``dixit.sandbox``
-(rlimits, no capabilities, Landlock, seccomp; see ``probe_isolation()``). The child writes
-its labels and output to files that this engine reads and validates; the zygote only reports
-how the child ended, so no program's bytes ever live in a process later programs fork from.
+``replay()`` keeps one warm zygote process (``dixit.replay.zygote``: torch imported once, one
+thread, reused by later calls in this process; ``prestart()`` starts it ahead of need) that
+runs up to ``workers`` children at once, one per core, and sends it jobs: batches of program
+*paths*. Every batch runs in a fresh child forked from the zygote and confined by
+``dixit.replay.sandbox`` (rlimits, no capabilities, Landlock, seccomp, namespaces, cgroups; see
+``probe_isolation()``): one team's programs (``Program.batch``), which can only disturb each
+other, or a program alone, or our models and the claims' held-out splits (``Model``,
+``Split``), beside which no team's code runs. Each item of a batch has its own limits, files
+and verdict; a child that dies leaves the verdict to the item it was running and the items
+after it to a fresh child. Children write each item's outputs and printed text to files that
+this engine reads and validates; the zygote only reports how each item ended, so no program's
+bytes ever live in a process later programs fork from.
 
-Everything on disk (the zygotes' folders, revealed programs) lives in private folders
+Everything on disk (the zygote's folder, revealed programs) lives in private folders
 ``dixit-replay-<pid>-*`` under a 0700 per-user directory (``private_folder``), each locked while
 in use: the folders of a run that was killed are removed by the next run, as are its cgroups.
-A program that could not be started (fork refused, sandbox setup failed) is retried, and if it
+A batch that could not be started (fork refused, sandbox setup failed) is retried, and if it
 still cannot start the run fails with DixitError: that is never scored as the team's failure.
 
 This module compares nothing: callers compare labels outside any program's process. A zygote
-that dies is restarted and the program it was running is reported as an error; the engine
-never hangs on a program (the zygote enforces the wall-time limit, and the engine kills a
-zygote that does not answer within a grace period after it).
+that dies is restarted and the items its children were running are reported as errors; the
+engine never hangs on a program (the zygote enforces each item's limits, and the engine kills
+a zygote that does not answer within a grace period after them).
 """
 
 from __future__ import annotations
@@ -93,9 +99,10 @@ class Program:
 @dataclass(frozen=True)
 class Model:
     """One of our architectures (``config``) with a team's weights (``path``, safetensors, at
-    most ``max_bytes``), evaluated over the domain in a child of its own, no team's code beside
-    it. Its outputs: class ids (int32, the argmax) for an integer output, else float32 logits.
-    Its error says ``load: ...`` (it cannot be built from the weights) or ``run: ...``."""
+    most ``max_bytes``), evaluated over the domain in the sandbox, in a child where no team's
+    code runs (models and splits share children: see ``_batches``). Its outputs: class ids
+    (int32, the argmax) for an integer output, else float32 logits. Its error says
+    ``load: ...`` (it cannot be built from the weights) or ``run: ...``."""
 
     key: str
     path: Path
@@ -106,8 +113,7 @@ class Model:
 @dataclass(frozen=True)
 class Split:
     """The held-out rows of a claim (``dixit.models.training.split`` with the claim's training
-    fraction and seed), as 0/1 over the domain. The splits of one replay share a child: they
-    read nothing but these numbers."""
+    fraction and seed), as 0/1 over the domain; run beside the models."""
 
     key: str
     train_frac: float
@@ -158,7 +164,9 @@ def _roots() -> list[tuple[str, bool]]:
             extra.append(str(Path(spec.origin).resolve().parent.parent))
     roots = sandbox.readable_roots(tuple(extra))
     cwd = Path.cwd().resolve()  # usually the tournament: never grant it or an ancestor
-    return [(p, w) for p, w in roots if not (Path(p) == cwd or Path(p) in cwd.parents)]
+    # sorted: the same set whatever this process has imported so far (numpy, torch), so the
+    # warm pool (keyed by its configuration) is the one ``prestart`` made
+    return sorted((p, w) for p, w in roots if not (Path(p) == cwd or Path(p) in cwd.parents))
 
 
 def _private_parent() -> Path:
@@ -270,7 +278,7 @@ class _Job:
 class _Zygote:
     """Engine-side handle of one zygote process."""
 
-    def __init__(self, index: int, base: Path, cfg: dict[str, Any]) -> None:
+    def __init__(self, index: int, base: Path, cfg: dict[str, Any] | None) -> None:
         self.index = index
         self.dir = base / f"z{index}-{time.monotonic_ns()}"
         self.dir.mkdir(mode=0o700)
@@ -297,6 +305,12 @@ class _Zygote:
         self.pid = self.proc.pid
         self.jobs: dict[int, _Job] = {}  # running in this zygote's children
         self.deadline = time.monotonic() + STARTUP_SECONDS  # to be ready
+        if cfg is not None:
+            self.configure(cfg)
+
+    def configure(self, cfg: dict[str, Any]) -> None:
+        """The zygote's first frame: it imports torch before it reads this, so a zygote can be
+        started before its configuration (the isolation probe) is known."""
         self._send({**cfg, "scratch": str(self.dir)})
 
     def _send(self, header: dict[str, Any]) -> None:
@@ -335,20 +349,24 @@ class _Zygote:
             return ""
         return one_line(lines[-1]) if lines else ""
 
-    def kill(self) -> None:
+    def kill(self, wait: bool = True) -> None:
         try:
             os.killpg(self.pid, 9)  # its children die with it (PDEATHSIG) in any case
         except OSError:
             pass
-        self.close()
+        self.close(wait)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Close the pipe (a zygote exits at its end) and wait for it; without ``wait`` (a
+        zygote already killed, at interpreter exit) not even that: the kernel tears its
+        memory down as this process exits too, and nothing of it is used any more."""
         try:
             self.stdin.close()
         except OSError:
             pass
         try:
-            self.proc.wait(timeout=5)
+            if wait:
+                self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -540,8 +558,11 @@ class _Pool:
     setting) so torch is imported once per close, not once per challenge or per worker: it
     runs up to ``workers`` children at once."""
 
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        self.base, self.lock = private_folder()
+    def __init__(self, cfg: dict[str, Any], folder: tuple[Path, int] | None = None,
+                 spawned: _Zygote | None = None) -> None:
+        """``folder``: a ``private_folder`` made for it, and ``spawned``: a zygote started
+        in it without its configuration (see ``prestart``); both are the pool's from now."""
+        self.base, self.lock = folder or private_folder()
         self.cgroups: list[dict[str, Any]] = []
         wanted = cfg["isolation"].get("cgroups", [])
         if wanted:
@@ -552,6 +573,8 @@ class _Pool:
                     raise OSError(errno.ENOENT, "controller no longer available")
                 self.cgroups = sandbox.cgroup_run_create(bases)
             except OSError as exc:
+                if spawned is not None:
+                    spawned.kill()
                 release_folder(self.base, self.lock)
                 raise IsolationError(f"cannot create the per-program cgroups "
                                      f"({', '.join(wanted)}): {exc.strerror or exc}") from None
@@ -559,6 +582,10 @@ class _Pool:
         self.sel = selectors.DefaultSelector()
         self.zygotes: dict[int, _Zygote] = {}
         self.ids = 0  # job ids, never reused in this pool
+        if spawned is not None:
+            spawned.configure(self.cfg)
+            self.zygotes[spawned.index] = spawned
+            self.sel.register(spawned.fd, selectors.EVENT_READ, spawned)
 
     def start(self, index: int = 0) -> None:
         for delay in (0.0, 0.05, 0.2, 0.5, 1.0, 2.0):  # the machine may be short of tasks
@@ -573,16 +600,16 @@ class _Pool:
         self.zygotes[index] = z
         self.sel.register(z.fd, selectors.EVENT_READ, z)
 
-    def stop(self, z: _Zygote, kill: bool) -> None:
+    def stop(self, z: _Zygote, kill: bool, wait: bool = True) -> None:
         self.sel.unregister(z.fd)
         del self.zygotes[z.index]
-        z.kill() if kill else z.close()
+        z.kill(wait) if kill else z.close()
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         for z in list(self.zygotes.values()):
             # nothing a zygote holds is worth a clean exit (tearing torch down takes longer
             # than the kill): its children die with it, its scratch with its mount namespace
-            self.stop(z, kill=True)
+            self.stop(z, kill=True, wait=wait)
         self.sel.close()
         sandbox.cgroup_run_remove(self.cgroups)
         release_folder(self.base, self.lock)
@@ -590,7 +617,7 @@ class _Pool:
     def run(self, items: Sequence[Item], domain: Domain, limits: Limits, workers: int,
             on_done: Callable[[Outcome], None] | None, output: Output) -> list[Outcome]:
         results: list[Outcome | None] = [None] * len(items)
-        queue: deque[tuple[list[int], int]] = deque((b, 0) for b in _batches(items))
+        queue: deque[tuple[list[int], int]] = deque((b, 0) for b in _batches(items, workers))
         dom = {"spec": domain.spec, "seed": domain.seed, "root": _domain_root(domain),
                "output": output.spec}
         for_models = model_limits(limits)
@@ -710,20 +737,22 @@ class _Pool:
         return [r for r in results if r is not None]
 
 
-def _batches(items: Sequence[Item]) -> list[list[int]]:
-    """Indices of the items each child runs: a batch's items in their order (at most
-    ``MAX_BATCH`` a child), every split together, every model and unbatched program alone.
-    Longest first, so that the children at once finish about together."""
+def _batches(items: Sequence[Item], workers: int = 1) -> list[list[int]]:
+    """Indices of the items each child runs, longest first (so that the children at once end
+    about together): a batch's programs in their order (at most ``MAX_BATCH`` a child), every
+    unbatched program alone, and the models and splits (our code: no team's code runs beside
+    them, their only input from a team is weights, parsed by safetensors and checked against
+    the config) in ``workers`` children of their own, so they run side by side."""
     groups: dict[Any, list[int]] = {}
+    trusted = [i for i, item in enumerate(items) if not isinstance(item, Program)]
     for i, item in enumerate(items):
-        if isinstance(item, Split):
-            key: Any = ("split",)
-        elif isinstance(item, Program) and item.batch is not None:
-            key = ("batch", item.batch)
-        else:
-            key = ("alone", i)
-        groups.setdefault(key, []).append(i)
+        if isinstance(item, Program):
+            groups.setdefault(("alone", i) if item.batch is None else ("batch", item.batch),
+                              []).append(i)
     out = [g[i:i + MAX_BATCH] for g in groups.values() for i in range(0, len(g), MAX_BATCH)]
+    if trusted:
+        size = min(MAX_BATCH, -(-len(trusted) // max(1, workers)))
+        out += [trusted[i:i + size] for i in range(0, len(trusted), size)]
     return sorted(out, key=lambda b: -len(b))
 
 
@@ -740,12 +769,14 @@ _POOLS: dict[str, _Pool] = {}
 _LOCK = threading.Lock()
 
 
-@atexit.register
-def shutdown() -> None:
-    """Stop every warm zygote (also done at interpreter exit)."""
+def shutdown(wait: bool = True) -> None:
+    """Stop every warm zygote (also done at interpreter exit, without waiting for it to go)."""
     with _LOCK:
         while _POOLS:
-            _POOLS.popitem()[1].close()
+            _POOLS.popitem()[1].close(wait)
+
+
+atexit.register(shutdown, False)
 
 
 def _config(iso: Isolation) -> dict[str, Any]:
@@ -769,13 +800,28 @@ def _pool(cfg: dict[str, Any]) -> _Pool:
 
 def prestart() -> None:
     """Start the zygote now, without waiting for it: it imports torch while the caller does
-    other work (a close opens its secrets and plans meanwhile). Never raises: a zygote that
-    cannot start fails the ``replay`` that needs it, with the reason."""
+    other work (a close reads the ledger and opens its secrets meanwhile), and while this
+    probes the kernel for its configuration. Never raises: a zygote that cannot start fails
+    the ``replay`` that needs it, with the reason."""
     try:
         with _LOCK:
-            pool = _pool(_config(probe_isolation()))
-            if 0 not in pool.zygotes:
-                pool.start()
+            if any(pool.zygotes for pool in _POOLS.values()):
+                return
+            folder = private_folder()
+            try:
+                z = _Zygote(0, folder[0], None)
+            except BaseException:
+                release_folder(*folder)
+                raise
+            try:
+                cfg = _config(probe_isolation())
+                for other in list(_POOLS):  # one warm pool at a time: each holds torch
+                    _POOLS.pop(other).close()
+            except BaseException:
+                z.kill()
+                release_folder(*folder)
+                raise
+            _POOLS[json.dumps(cfg, sort_keys=True)] = _Pool(cfg, folder, z)
     except Exception:
         pass
 

@@ -1042,6 +1042,9 @@ def main() -> None:
     signal.signal(signal.SIGIO, signal.SIG_IGN)  # belt and braces: see sandbox._DENY_CMDS
     if os.getppid() == 1:
         return
+    import numpy  # noqa: F401 - before the configuration comes (see engine.prestart)
+    import torch  # noqa: F401
+
     buf = bytearray()  # read from fd 0 directly, as serve() does: no buffer in between
     while (first := decode_frame(buf)) is None:
         chunk = os.read(0, 1 << 16)
