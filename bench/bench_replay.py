@@ -3,9 +3,11 @@
     python bench/bench_replay.py [--quick]
 
 Prints, from one run: the isolation in force; (1) per-program overhead over N simple programs
-on grid:113x113 (median and mean of sandboxed minus bare time per program, and the same from
-totals including zygote start-up); (2) 16 teams (16*15 = 240 programs) replayed vs bare, as a
-ratio; (3) time per program as the tournament grows (n*(n-1) programs for n teams).
+on grid:113x113, each in a child of its own (median and mean of sandboxed minus bare time per
+program, and the same from totals including zygote start-up); (2) 16 teams (16*15 = 240
+programs) replayed vs bare, as a ratio, each program alone and each team's programs batched in
+one child (as a close runs them); (3) time per program as the tournament grows (n*(n-1)
+programs for n teams).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def label(x):
 """
 
 
-def make_programs(root: Path, n: int, seed: int) -> list[Program]:
+def make_programs(root: Path, n: int, seed: int, per_team: int = 0) -> list[Program]:
+    """``n`` programs; with ``per_team``, every ``per_team`` of them are one team's batch."""
     rng = random.Random(seed)
     root.mkdir(parents=True, exist_ok=True)
     progs = []
@@ -46,7 +49,7 @@ def make_programs(root: Path, n: int, seed: int) -> list[Program]:
         path = root / f"p{i:04d}.py"
         path.write_text(TEMPLATE.format(a=rng.randrange(113), b=rng.randrange(113),
                                         c=rng.randrange(113), t=rng.randrange(1, 113)))
-        progs.append(Program(f"p{i}", path))
+        progs.append(Program(f"p{i}", path, f"team{i // per_team}" if per_team else None))
     return progs
 
 
@@ -90,7 +93,8 @@ def main() -> None:
     team_sizes = [4, 8, 16] if args.quick else [4, 8, 16, 32]
     print(f"isolation in force: {probe_isolation().describe()}")
     print(f"machine: {os.cpu_count()} cores; bare runs use {torch.get_num_threads()} torch "
-          f"threads in-process; replay uses one 1-thread zygote per core unless stated")
+          f"threads in-process; replay uses one zygote (torch, 1 thread) and one child per "
+          f"core at once unless stated")
 
     with tempfile.TemporaryDirectory(prefix="dixit-bench-") as tmp:
         root = Path(tmp)
@@ -111,23 +115,27 @@ def main() -> None:
               f"   mean {statistics.mean(sand_t) * 1e3:7.2f} ms   (fork to reap, 1 zygote)")
         print(f"    overhead per program:   median {statistics.median(diffs) * 1e3:7.2f} ms"
               f"   mean {statistics.mean(diffs) * 1e3:7.2f} ms")
-        print(f"    from totals, 1 zygote:  ({total1:.2f} s - {sum(bare_t):.2f} s) / {n_single}"
-              f" = {(total1 - sum(bare_t)) / n_single * 1e3:.2f} ms")
-        print(f"    from totals, {os.cpu_count()} zygotes: ({total:.2f} s - {sum(bare_t):.2f} s) / "
-              f"{n_single} = {(total - sum(bare_t)) / n_single * 1e3:.2f} ms")
+        print(f"    from totals, 1 child at a time:  ({total1:.2f} s - {sum(bare_t):.2f} s) / "
+              f"{n_single} = {(total1 - sum(bare_t)) / n_single * 1e3:.2f} ms")
+        print(f"    from totals, {os.cpu_count()} children at once: ({total:.2f} s - "
+              f"{sum(bare_t):.2f} s) / {n_single} = "
+              f"{(total - sum(bare_t)) / n_single * 1e3:.2f} ms")
         print(f"    one-off zygote start-up (cold pool, torch import): {cold:.2f} s")
 
         # (2) and (3): n teams -> n*(n-1) programs
-        print("\n(2)+(3) tournament sizes, n*(n-1) programs:")
-        print(f"    {'teams':>5} {'programs':>8} {'replay s':>9} {'bare s':>8} {'ratio':>6} "
-              f"{'ms/program':>10}")
+        print("\n(2)+(3) tournament sizes, n*(n-1) programs, each alone / each team's batched:")
+        print(f"    {'teams':>5} {'programs':>8} {'bare s':>7} {'alone s':>8} {'ratio':>6} "
+              f"{'ms/prog':>7} {'batched s':>9} {'ratio':>6} {'ms/prog':>7}")
         for n in team_sizes:
             progs = make_programs(root / f"teams{n}", n * (n - 1), seed=n)
             b = sum(bare(progs, dom, limits.batch_size))
             total, _ = sandboxed(progs, dom, limits)
+            batched, _ = sandboxed(make_programs(root / f"batched{n}", n * (n - 1), seed=n,
+                                                 per_team=n - 1), dom, limits)
             mark = "  <- (2)" if n == 16 else ""
-            print(f"    {n:>5} {len(progs):>8} {total:>9.2f} {b:>8.2f} {total / b:>6.2f} "
-                  f"{total / len(progs) * 1e3:>10.2f}{mark}")
+            print(f"    {n:>5} {len(progs):>8} {b:>7.2f} {total:>8.2f} {total / b:>6.1f} "
+                  f"{total / len(progs) * 1e3:>7.2f} {batched:>9.2f} {batched / b:>6.1f} "
+                  f"{batched / len(progs) * 1e3:>7.2f}{mark}")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,10 @@ def verify(ledger: Ledger, round_no: int | None = None, *, replay: bool = True,
         report.problems.append(str(exc))
         return report
     report.count("signatures", 1 + len(state.teams))
+    if replay and any(r.closed for r in state.rounds.values()):
+        from dixit.replay import prestart
+
+        prestart()  # the sandbox imports torch while the history is checked
     timeline = _check_history(ledger, report)
     for path in snap.paths("teams/"):
         if path != "teams/README.md" and layout.registry_team(path) not in state.teams:
