@@ -35,6 +35,7 @@ BRANCH = "main"
 REGULAR = "100644"  # the only git mode a ledger file may have: a plain, non-executable file
 REMOTE = "origin"
 LOCK_TIMEOUT = 60.0
+PACK_FROM = 100  # blobs from which a commit writes one pack (git's fastimport.unpackLimit)
 PUSH_ATTEMPTS = 12
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 _SAFE_REF = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
@@ -425,13 +426,14 @@ class Ledger:
                 g.execute(["git", "read-tree", parent], env=env)
             else:
                 g.execute(["git", "read-tree", "--empty"], env=env)
-            # Every file in one ``update-index`` (a close writes hundreds of reveals): blobs
-            # are written in this process, mode 0 removes a path.
-            lines = []
-            for path, data in sorted(change.files.items()):
+            # Every file in one ``update-index`` (a close writes hundreds of reveals), every
+            # blob at once (``_store_blobs``); mode 0 removes a path.
+            files = sorted(change.files.items())
+            for path, _ in files:
                 check_path(path)
-                entry = f"0 {'0' * 40}" if data is None else f"{REGULAR} {self._store_blob(data)}"
-                lines.append(f"{entry}\t{path}\n")
+            shas = iter(self._store_blobs([d for _, d in files if d is not None], env))
+            lines = [f"{'0 ' + '0' * 40 if data is None else f'{REGULAR} {next(shas)}'}"
+                     f"\t{path}\n" for path, data in files]
             if lines:
                 self._index_info("".join(lines), env)
             tree = g.execute(["git", "write-tree"], env=env)
@@ -444,9 +446,29 @@ class Ledger:
         finally:
             index.unlink(missing_ok=True)
 
+    def _store_blobs(self, blobs: list[bytes], env: dict[str, str]) -> list[str]:
+        """Write blobs; their ids in order. A few (an entry) as loose objects from this
+        process (gitdb, as ``git hash-object -w`` would: compressed, to a temporary file
+        renamed into place); many (a close's reveals) through one ``git fast-import``, as one
+        pack: one file instead of hundreds, which also makes checking them out cheaper."""
+        if len(blobs) < PACK_FROM:
+            return [self._store_blob(data) for data in blobs]
+        marks = Path(self.repo.git_dir) / f"dixit-marks-{os.getpid()}"
+        stream = b"".join(b"blob\nmark :%d\ndata %d\n%s\n" % (i, len(data), data)
+                          for i, data in enumerate(blobs, 1)) + b"done\n"
+        cmd = ["git", "fast-import", "--quiet", "--done", f"--export-marks={marks}"]
+        try:
+            done = subprocess.run(cmd, input=stream, cwd=self.root, env=env,
+                                  capture_output=True)
+            if done.returncode:
+                raise git.GitCommandError(cmd, done.returncode,
+                                          done.stderr.decode(errors="replace"))
+            got = dict(line.split() for line in marks.read_text().splitlines())
+        finally:
+            marks.unlink(missing_ok=True)
+        return [got[f":{i}"] for i in range(1, len(blobs) + 1)]
+
     def _store_blob(self, data: bytes) -> str:
-        """Write a blob as a loose object from this process (gitdb, as ``git hash-object -w``
-        would: compressed, to a temporary file renamed into place), not one git per blob."""
         from io import BytesIO
 
         from gitdb.base import IStream
