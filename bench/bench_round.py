@@ -145,28 +145,29 @@ def timed(cmd: list[str]) -> tuple[float, str]:
     return secs, done.stdout
 
 
-def close(rnd: Round, repeats: int, scratch: Path) -> tuple[float, float, dict]:
-    """Best wall time of ``dixit score --force`` on fresh copies, the bare's, and the close's
-    results; each close checked against the bare's values."""
-    best = bare = float("inf")
-    results: dict = {}
-    expect: dict = {}
+def close(rounds: list[Round], repeats: int, scratch: Path) -> list[tuple[float, float, dict]]:
+    """For each round: the best wall time of ``dixit score --force`` on fresh copies, the
+    bare's, and the close's results, each close checked against the bare's values. The rounds
+    take turns, bare and close, each repeat, so a load that comes and goes touches all alike."""
+    best = [[float("inf"), float("inf"), {}] for _ in rounds]
     for i in range(repeats):
-        secs, out = timed([sys.executable, str(HERE / "bare_round.py"), str(rnd.work)])
-        bare = min(bare, secs)
-        expect = json.loads(out)
-        copy = scratch / f"close-{rnd.root.name}-{i}"
-        shutil.copytree(rnd.root, copy, symlinks=True)
-        peak = scratch / "peak"
-        secs, out = timed([sys.executable, "-c", PEAK, str(peak), "-C", str(copy), "score",
-                           "--force", "--json"])
-        best = min(best, secs)
-        results = json.loads(out)
-        results["peak_kb"] = int(peak.read_text())
-        shutil.rmtree(copy)
-    check(results, expect["results"])
-    results["bare_peak_kb"] = expect["peak_kb"]
-    return best, bare, results
+        for rnd, row in zip(rounds, best, strict=True):
+            secs, out = timed([sys.executable, str(HERE / "bare_round.py"), str(rnd.work)])
+            row[1] = min(row[1], secs)
+            expect = json.loads(out)
+            copy = scratch / f"close-{rnd.root.parent.name}-{rnd.root.name}-{i}"
+            shutil.copytree(rnd.root, copy, symlinks=True)
+            peak = scratch / "peak"
+            secs, out = timed([sys.executable, "-c", PEAK, str(peak), "-C", str(copy), "score",
+                               "--force", "--json"])
+            row[0] = min(row[0], secs)
+            results = json.loads(out)
+            check(results, expect["results"])
+            results["peak_kb"] = int(peak.read_text())
+            results["bare_peak_kb"] = expect["peak_kb"]
+            row[2] = results
+            shutil.rmtree(copy)
+    return [(a, b, c) for a, b, c in best]
 
 
 def check(results: dict, expect: dict) -> None:
@@ -186,7 +187,7 @@ def check(results: dict, expect: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--teams", type=int, default=16)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--positions", type=int, default=100_000,
                     help="N, positions of the distribution challenge (run at N and 2N)")
     ap.add_argument("--dist-teams", type=int, default=4)
@@ -227,8 +228,7 @@ def main() -> None:
               f"program and model, every score")
         scratch = base / "closes"
         scratch.mkdir()
-        s_full, b_full, _ = close(full, opts.repeats, scratch)
-        s_one, b_one, _ = close(single, opts.repeats, scratch)
+        (s_full, b_full, _), (s_one, b_one, _) = close([full, single], opts.repeats, scratch)
         print(f"(1) {n} teams, {full.programs - n} programs + {n} labelers + {n} models on "
               f"grid:113x113:")
         print(f"    dixit score --force : {s_full:7.2f} s")
@@ -244,8 +244,8 @@ def main() -> None:
               f"{(b_full - b_one) / extra * 1e3:.1f} ms)")
         print(f"(3) distribution:8 judged by kl, {k} teams ({len(dpairs)} programs + {k} "
               f"labelers + {k} transformers), tokens of length 16:")
-        for positions, rnd in dist:
-            s, b, res = close(rnd, opts.repeats, scratch)
+        measured = close([rnd for _, rnd in dist], opts.repeats, scratch)
+        for (positions, _), (s, b, res) in zip(dist, measured, strict=True):
             print(f"    N = {positions:>7,} positions: close {s:6.2f} s, bare {b:6.2f} s, ratio "
                   f"{s / b:5.2f}x; peak memory: closing process {res['peak_kb'] / 1024:6.1f} "
                   f"MB, bare {res['bare_peak_kb'] / 1024:6.1f} MB")
