@@ -259,3 +259,26 @@ def test_dead_zygote_is_replaced(tmp_path: Path) -> None:
         t.join()
     assert outs[1].error is not None and "sandbox worker died" in outs[1].error
     assert outs[2].error is None and numpy.array_equal(outs[2].labels, _sum_ref(dom.all()))
+
+
+def test_hostile_corpus_as_one_teams_batch_is_contained(victim: dict[str, Path]) -> None:
+    # One team's programs share a child: they may disturb each other's verdicts (the
+    # documented trade-off), but the sandbox holds for every one of them, and another team's
+    # batch, in a child of its own, is untouched.
+    corpus = sorted(victim["corpus"].glob("*.py"))
+    tmp = victim["tmp"]
+    progs = [Program(p.name, p, "mallory") for p in corpus]
+    progs += [Program(f"honest{i}", _write(tmp, f"honest{i}.py", HONEST_SUM), "alice")
+              for i in range(3)]
+    dom = domains.parse("grid:113x113")
+    outs = {o.key: o for o in replay(progs, dom, FAST)}
+    assert list(outs) == [p.key for p in progs]
+    ref = _sum_ref(dom.all())
+    for i in range(3):
+        o = outs[f"honest{i}"]
+        assert o.error is None and numpy.array_equal(o.labels, ref), o.error
+    for p in corpus:  # whatever each got, none ran outside its sandbox
+        assert outs[p.name].error is not None or outs[p.name].labels is not None
+    assert not (victim["ledger"] / "planted.txt").exists()
+    assert victim["secret"].read_text() == "TOP SECRET LEDGER ENTRY\n"
+    assert victim["key"].read_text() == "PRIVATE KEY\n"
