@@ -21,8 +21,13 @@ from dixit.data.domains import MAX_DATASET_BYTES
 from dixit.errors import ChallengeError, EntryError, PhaseError
 from dixit.ledger import clock, entries, layout, protocol, seal, state as st
 from dixit.ledger.layout import HELDOUT_ITEM, SECRET_ITEM
-from dixit.rules import explanations as explanation_rules, hints as hint_rules, kinds, \
-    scheme as schemes, turns
+from dixit.rules import (
+    explanations as explanation_rules,
+    hints as hint_rules,
+    kinds,
+    scheme as schemes,
+    turns,
+)
 from dixit.rules.domain_caps import DomainRules
 from dixit.rules.rulebook import Rulebook
 
