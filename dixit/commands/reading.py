@@ -96,8 +96,9 @@ def show(
 ) -> None:
     """Draw a 2-D grid challenge's label maps side by side into a PNG: the labeler (the truth),
     the model's predictions and, with --submission, a team's program (and print its
-    explanation, once revealed), each point that disagrees with the labeler in red. Ledger labelers and programs are drawn only once revealed, and run
-    only in the sandbox; before that the model is drawn alone."""
+    explanation, once revealed), each point that disagrees with the labeler in red. Ledger
+    labelers and programs are drawn only once revealed, and run only in the sandbox; before
+    that the model is drawn alone."""
     from dixit.views import pictures
 
     shown = pictures.show(target, out_file, root=_ctx["root"], round_no=round_no,
