@@ -163,7 +163,9 @@ def test_default_rulebook_values() -> None:
                    "output_bytes": 65536, "batch_size": 4096, "isolation": "full"},
         "rounds": {"proposers": "all", "per_round": 1},
         "domains": {"max_elements": 100_000_000, "max_sequence_length": 4096,
-                    "max_dataset_bytes": 512 << 20}}
+                    "max_dataset_bytes": 512 << 20},
+        "require_explanation": False,
+        "explanations": {"max_markdown_bytes": 1 << 20, "max_notebook_bytes": 8 << 20}}
     assert rulebook.from_dict({}) == Rulebook()
     assert rulebook.parse_text("") == Rulebook()
 

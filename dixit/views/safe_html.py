@@ -13,7 +13,7 @@ parsed with the standard library's tolerant HTML parser and written out again fr
   a ``data:image/png`` or ``data:image/jpeg`` base64 address (no external asset, no SVG), else
   it is dropped; ``class`` keeps only the notebook-layout names in ``CLASSES``;
 - comments, processing instructions, doctype and CDATA are dropped; text and attribute values
-  are escaped again; every open tag is closed, so nothing leaks into the page around it.
+  are escaped again (control characters, which are no HTML text, dropped); every open tag is closed, so nothing leaks into the page around it.
 
 Pure: no I/O.
 """
@@ -51,6 +51,7 @@ CLASSES = frozenset({"cell", "code_cell", "text_cell", "input", "output", "outpu
 LINK = re.compile(r"\A(?:https?://|mailto:)[^\s\x00-\x1f\"'<>`\\]+\Z", re.IGNORECASE)
 IMAGE = re.compile(r"\Adata:image/(?:png|jpeg);base64,([A-Za-z0-9+/=\s]+)\Z")
 NUMBER = re.compile(r"\A[1-9][0-9]{0,3}\Z")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not text in HTML (an ESC...)
 MAX_DEPTH = 64  # deeper nesting is flattened: no page is made unreadable by a deep tree
 
 
@@ -149,7 +150,7 @@ class _Cleaner(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self.dropping:
-            self.out.append(escape(data, quote=False))
+            self.out.append(escape(_CONTROL.sub("", data), quote=False))
 
     # comments, <!doctype>, <?pi?>, <![CDATA[...]]>: never written out
     def handle_comment(self, data: str) -> None:
