@@ -753,3 +753,42 @@ def test_the_rulebook_may_lower_the_caps() -> None:
     assert book.explanations.max_notebook_bytes == 1000
     assert book.explanations.max_markdown_bytes == 1 << 20
     assert rulebook.from_record(book.as_dict()) == book
+
+
+def test_without_escrow_a_team_reveals_its_explanation_itself(tmp_path: Path, dixit: Runner,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """In a tournament without escrow, `dixit reveal` reveals the explanation with the
+    program (from the team's key store); one never revealed is named by verify."""
+    _use_keys(monkeypatch, tmp_path)
+    league = make_league(tmp_path, dixit, ("alice", "bob", "carol"), escrow=False)
+    dixit.ok("-C", league.root, "round", "open", "--propose-by", "+1h", "--submit-by", "+2h")
+    propose_small(league, dixit, "alice", steps=5)
+    md = tmp_path / "why.md"
+    md.write_text("# a ring\n")
+    for team in ("bob", "carol"):
+        git(league.clone(team), "pull", "-q", "--ff-only")
+        dixit.ok("-C", league.clone(team), "submit", "--team", team, "--challenge", "alice",
+                 PROGRAMS / "bob_for_alice.py", "--explanation", md)
+    assert not list((league.clone("carol") / "rounds/001/submissions/bob").glob("*.escrow"))
+    monkeypatch.setenv("DIXIT_NOW", "+3h")
+    dixit.ok("-C", league.clone("alice"), "reveal", "--team", "alice")
+    assert dixit.ok("-C", league.clone("bob"), "reveal", "--team", "bob", "--json").json()[
+        "revealed"] == ["alice", "alice.explanation"]
+    # carol reveals her program by hand and keeps her explanation back
+    state = st.load(Ledger(league.clone("carol")).snapshot())
+    salt, payload = keystore.load_secret(state.info.id, 1, "carol", "alice")
+    from dixit.league import checks
+
+    key = keystore.load(state.info.id, "team-carol")
+    files = checks.reveal_files(state.rounds[1], "carol", "alice", salt, payload, "team",
+                                key.signing)
+    git(league.clone("carol"), "pull", "-q", "--ff-only")
+    commit_files(league.clone("carol"), files, "reveal: carol's program only")
+    git(league.clone("carol"), "push", "-q", "origin", "main")
+    dixit.ok("-C", league.root, "score")
+    git(league.root, "pull", "-q", "--ff-only")
+    assert (league.root / "rounds/001/reveals/bob/alice.explanation.md").read_text() == \
+        "# a ring\n"
+    assert _problems(dixit, league.root, "--no-replay") == [
+        "rounds/001/reveals/carol/alice.explanation: not revealed (no reveal and no escrow)"]

@@ -13,7 +13,8 @@ parsed with the standard library's tolerant HTML parser and written out again fr
   a ``data:image/png`` or ``data:image/jpeg`` base64 address (no external asset, no SVG), else
   it is dropped; ``class`` keeps only the notebook-layout names in ``CLASSES``;
 - comments, processing instructions, doctype and CDATA are dropped; text and attribute values
-  are escaped again (control characters, which are no HTML text, dropped); every open tag is closed, so nothing leaks into the page around it.
+  are escaped again (control characters, which are no HTML text, dropped); every open tag is
+  closed, so nothing leaks into the page around it.
 
 Pure: no I/O.
 """
