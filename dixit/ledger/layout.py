@@ -125,7 +125,7 @@ def explanation_item(target: str) -> str:
 def explained_target(item: str) -> str | None:
     """The target whose program ``item`` explains, or None when it is no explanation."""
     target, dot, rest = item.partition(".")
-    return target if dot and rest == EXPLANATION else None
+    return target if target and dot and rest == EXPLANATION else None
 
 
 def explanation_escrow(number: int, team: str, target: str) -> str:
