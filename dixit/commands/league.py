@@ -217,19 +217,26 @@ def submit(
     team: TeamOpt,
     challenge: Annotated[str, typer.Option("--challenge", "-c",
                                            help="The team whose challenge this solves.")],
+    explanation: Annotated[Path | None, typer.Option(
+        "--explanation", "-e", help="How the program was found: a Markdown (.md) or Jupyter "
+        "notebook (.ipynb) file, sealed with the program and published at the close (never "
+        "run).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Seal and publish a program for another team's challenge (replaces an earlier one)."""
+    """Seal and publish a program for another team's challenge, with its explanation if given
+    (replaces an earlier submission, explanation included)."""
     from dixit.league import actions
 
-    s = actions.submit(_ledger(), team, challenge, program)
+    s = actions.submit(_ledger(), team, challenge, program, explanation)
     data = {"round": s.round, "team": s.team, "challenge": s.target,
-            "commitment": s.commitment, "replaced": s.replaced}
+            "commitment": s.commitment, "replaced": s.replaced, "explanation": s.explanation}
     if as_json:
         _emit(data)
         return
+    told = "" if s.explanation is None else (
+        f" with its explanation ({s.explanation['format']}, {s.explanation['bytes']:,} bytes)")
     _say(f"{'re' if s.replaced else ''}submitted {team}'s program for {challenge}'s challenge "
-         f"in round {s.round:03d}; seal {s.commitment[:16]}…")
+         f"in round {s.round:03d}{told}; seal {s.commitment[:16]}…")
 
 
 @app.command()

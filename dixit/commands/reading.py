@@ -57,15 +57,20 @@ def inspect(
         metavar="CHALLENGE", help="A team name (its challenge in the round), a folder from "
         "`dixit challenge new`, or a ledger folder rounds/NNN/challenges/TEAM.")],
     round_no: RoundOpt = None,
+    submission: Annotated[str | None, typer.Option(
+        "--submission", "-s", help="Also show this team's explanation for the challenge "
+        "(once revealed).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a challenge without running its code: kind, architecture and parameter counts,
     domain, claimed accuracy, seal status (model and domain against the seal, escrow, reveal,
-    measured accuracy once closed) and where its files are. Exits 1 when a check fails (a
-    file missing here, a seal mismatch), after showing everything."""
+    measured accuracy once closed), the explanations sealed with its submissions and where its
+    files are. Exits 1 when a check fails (a file missing here, a seal mismatch), after
+    showing everything."""
     from dixit.views import inspection
 
-    data = inspection.inspect(target, root=_ctx["root"], round_no=round_no, warn=_warn)
+    data = inspection.inspect(target, root=_ctx["root"], round_no=round_no, warn=_warn,
+                              submission=submission)
     if as_json:
         _emit(data)
     else:
@@ -90,9 +95,10 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Draw a 2-D grid challenge's label maps side by side into a PNG: the labeler (the truth),
-    the model's predictions and, with --submission, a team's program, each point that disagrees
-    with the labeler in red. Ledger labelers and programs are drawn only once revealed, and run
-    only in the sandbox; before that the model is drawn alone."""
+    the model's predictions and, with --submission, a team's program (and print its
+    explanation, once revealed), each point that disagrees with the labeler in red. Ledger
+    labelers and programs are drawn only once revealed, and run only in the sandbox; before
+    that the model is drawn alone."""
     from dixit.views import pictures
 
     shown = pictures.show(target, out_file, root=_ctx["root"], round_no=round_no,
@@ -105,6 +111,10 @@ def show(
     parts = [p["title"] + (f" {p['agreement']:.2%}" if p["agreement"] is not None else "")
              for p in shown.panels]
     _say(f"wrote {out_file} ({'; '.join(parts)})")
+    if shown.explanation is not None:
+        from dixit.views import explanations
+
+        out.print(explanations.renderable(shown.explanation))
 
 
 @app.command()

@@ -35,6 +35,7 @@ from dixit.ledger.fsutil import atomic_write
 if TYPE_CHECKING:
     import numpy as np
 
+    from dixit.views.explanations import Explanation
     from dixit.views.inspection import Target
 
 Warn = Callable[[str], None]
@@ -137,12 +138,15 @@ class Shown:
     domain: str
     panels: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # with --submission: that team's explanation (``views.explanations``), None if it has none
+    explanation: Explanation | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"out": str(self.out), "source": self.target.source, "team": self.target.team,
                 "round": self.target.round.number if self.target.round else None,
                 "kind": self.target.kind, "domain": self.domain, "panels": self.panels,
-                "notes": self.notes}
+                "notes": self.notes,
+                "explanation": self.explanation.as_dict() if self.explanation else None}
 
 
 def show(name: str, out: Path, *, root: Path | None = None, round_no: int | None = None,
@@ -182,6 +186,12 @@ def show(name: str, out: Path, *, root: Path | None = None, round_no: int | None
             raise EntryError(f"'{submission}' submitted no program for {t.label}")
     _matplotlib()  # fail before any replay when the extra is missing
     shown = Shown(out=out, target=t, domain=dom.spec)
+    if submission is not None and t.state is not None and t.round is not None \
+            and t.entry is not None:
+        from dixit.views import explanations
+
+        shown.explanation = explanations.of_submission(t.state, t.round, submission,
+                                                       t.entry.team)
     model = _model_labels(t, dom)
     truth, sub, sub_why = _secret_labels(t, dom, submission, allow_weak, shown.notes)
     panels: list[Panel] = []

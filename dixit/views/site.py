@@ -115,7 +115,8 @@ def _page(state: st.State, closed: list[st.Round], maps: dict[tuple[int, str], s
              _standings(views.standings(state))]
     for rnd in reversed(closed):
         assert rnd.results is not None
-        parts.append(_round(judge.public(rnd.results), maps, _hints(state, rnd, maps)))
+        res = judge.public(rnd.results)
+        parts.append(_round(res, maps, _hints(state, rnd, maps) + _explanations(state, rnd, res)))
     parts.append("<footer><p class=\"note\">Re-derive every number on this page from a clone "
                  "of the ledger with <code>dixit verify</code>.</p></footer></body></html>\n")
     return "\n".join(parts)
@@ -202,6 +203,44 @@ def _round(res: dict[str, Any], maps: dict[tuple[int, str], str], hints: str = "
             "<th>claimed</th><th>measured</th><th class=\"name\"></th></tr></thead>"
             f"<tbody>{''.join(claims)}</tbody></table>" + hints
             + (f"<h3>Label maps</h3>{''.join(figures)}" if figures else "") + "</section>")
+
+
+# -- explanations --------------------------------------------------------------------------------
+
+
+def _explanations(state: st.State, rnd: st.Round, res: dict[str, Any]) -> str:
+    """The round's revealed explanations, each under its submission's score, rendered and
+    sanitized by ``views.explanations`` (a team wrote them: nothing in them runs)."""
+    from dixit.views import explanations
+
+    shown = explanations.of_round(state, rnd)
+    if not shown:
+        return ""
+    scored = {(str(s.get("team")), str(c.get("proposer"))): (c, s)
+              for c in res.get("challenges", []) for s in c.get("submissions", [])}
+    items = []
+    for e in shown:
+        ch, sub = scored.get((e.team, e.target), ({}, {}))
+        if not sub:
+            score = "not scored"
+        elif sub.get("error") is not None:
+            score = "error"
+        else:
+            score = format_score(ch, sub.get("score", sub.get("agreement"))) + (
+                " ✓ solved" if sub.get("solved") else "")
+        head = (f"<h4>{_e(e.team)}'s explanation for {_e(e.target)}'s challenge "
+                f"<span class=\"bar\">· score {_e(score)} · {_e(e.name)}, {e.bytes:,} bytes"
+                "</span></h4>")
+        if e.text is None:
+            body = f"<p class=\"note\">not shown: {_e(e.error or 'not revealed')}</p>"
+        else:
+            html, note = explanations.to_html(e.format, e.text)
+            body = (f"<p class=\"note\">{_e(note)}</p>" if note else "") + \
+                f"<div class=\"body\">{html}</div>"
+        items.append(f"<article>{head}{body}</article>")
+    return (f"<style>{explanations.CSS}</style><section class=\"explanations\"><h3>Explanations"
+            "</h3><p class=\"meta\">sealed with each program, revealed at the close; shown as "
+            f"text and pictures only (nothing in them runs)</p>{''.join(items)}</section>")
 
 
 # -- pictures ------------------------------------------------------------------------------------
