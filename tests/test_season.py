@@ -1,7 +1,8 @@
 """A research league's season through the CLI, as a new organizer would run it: four teams,
 three rounds with rotating storytellers, a timed hint released by ``dixit hints --due``,
-``dixit check`` catching a wrong-shape program before it is submitted, a storyteller who
-proposes nothing, and ``dixit verify`` (with replay) re-deriving hints, turns and every score.
+``dixit check`` catching a wrong-shape program before it is submitted, a notebook explanation
+sealed with its program and published on the site, a storyteller who proposes nothing, and
+``dixit verify`` (with replay) re-deriving hints, turns, explanations and every score.
 """
 
 from __future__ import annotations
@@ -39,9 +40,23 @@ def _propose(league: League, dixit: Runner, team: str, labeler: Path, *args: str
     dixit.ok("-C", league.clone(team), "propose", "--team", team, folder)
 
 
-def _submit(league: League, dixit: Runner, team: str, target: str, prog: Path) -> None:
+def _submit(league: League, dixit: Runner, team: str, target: str, prog: Path,
+            *args: str | Path) -> None:
     git(league.clone(team), "pull", "-q", "--ff-only")
-    dixit.ok("-C", league.clone(team), "submit", "--team", team, "--challenge", target, prog)
+    dixit.ok("-C", league.clone(team), "submit", "--team", team, "--challenge", target, prog,
+             *args)
+
+
+def _notebook(path: Path) -> Path:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    cells = [new_markdown_cell("# A ring in the grid\nProbing the hidden units: one circle."),
+             new_code_cell("probe(model)", outputs=[new_output(
+                 "execute_result", {"text/plain": "radius 30 around (56, 56)"},
+                 execution_count=1)])]
+    path.write_text(nbformat.writes(new_notebook(cells=cells)))
+    return path
 
 
 def test_a_season_of_four_teams_and_three_rotating_rounds(
@@ -78,7 +93,8 @@ def test_a_season_of_four_teams_and_three_rotating_rounds(
     assert ledger_fingerprint(dave) == before
     dixit.ok("-C", dave, "check", R2 / "dave_for_bob.py", "--challenge", "bob")
     _submit(league, dixit, "dave", "bob", R2 / "dave_for_bob.py")
-    _submit(league, dixit, "carol", "alice", labelers / "alice.py")
+    _submit(league, dixit, "carol", "alice", labelers / "alice.py",
+            "--explanation", _notebook(tmp_path / "ring.ipynb"))
     _submit(league, dixit, "dave", "alice", labelers / "bob.py")
     _submit(league, dixit, "alice", "bob", R2 / "alice_for_bob.py")
     monkeypatch.setenv("DIXIT_NOW", "+3h")
@@ -117,4 +133,10 @@ def test_a_season_of_four_teams_and_three_rotating_rounds(
     rep = dixit("-C", league.clone("carol"), "verify", "--json").json()
     assert rep["ok"], rep["problems"]
     assert (rep["checked"]["turns"], rep["checked"]["hints"]) == (3, 1)
-    assert rep["checked"]["rounds re-scored"] == 3
+    assert (rep["checked"]["rounds re-scored"], rep["checked"]["explanations"]) == (3, 1)
+
+    # the site: the explanation rendered beside its score, never run
+    dixit.ok("-C", root, "report", "-o", tmp_path / "site", "--no-pictures")
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert "A ring in the grid</h1>" in html and "radius 30 around (56, 56)" in html
+    assert "<script" not in html
