@@ -94,10 +94,11 @@ def _assert_panels(path: Path, n: int) -> None:
     width, height = _png_panels(path)
     dpi = pictures.DPI
     # Each panel is exactly PANEL_WIDTH wide; the height grows only by the note lines.
+    base = pictures.PANEL_HEIGHT + pictures.LEGEND_HEIGHT  # the panels and their legend
     assert abs(width - n * pictures.PANEL_WIDTH * dpi) <= 2, (width, n)
-    assert pictures.PANEL_HEIGHT * dpi - 2 <= height <= (pictures.PANEL_HEIGHT + 0.8) * dpi
+    assert base * dpi - 2 <= height <= (base + 0.8) * dpi
     ratio = width / height
-    per_panel = pictures.PANEL_WIDTH / pictures.PANEL_HEIGHT
+    per_panel = pictures.PANEL_WIDTH / base
     assert n * per_panel * 0.75 < ratio <= n * per_panel * 1.01, (ratio, n)
 
 

@@ -89,14 +89,16 @@ def show(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Draw a 2-D grid challenge's label maps side by side into a PNG: the labeler (the truth),
-    the model's predictions and, with --submission, a team's program, each point that disagrees
-    with the labeler in red. Ledger labelers and programs are drawn only once revealed, and run
+    """Draw a challenge's picture into a PNG, chosen by its domain and output: label maps of
+    a 2-D grid (a across, b up), sample images of an image dataset with every label, agreement
+    per position of a token sequence (and KL for a distribution), else agreement per class.
+    It compares the labeler (the truth), the model and, with --submission, a team's program;
+    disagreements are red. Ledger labelers and programs are drawn only once revealed, and run
     only in the sandbox; before that the model is drawn alone."""
-    from dixit.views import pictures
+    from dixit.views import show as showing
 
-    shown = pictures.show(target, out_file, root=_ctx["root"], round_no=round_no,
-                          submission=submission, allow_weak=allow_weak_isolation, warn=_warn)
+    shown = showing.show(target, out_file, root=_ctx["root"], round_no=round_no,
+                         submission=submission, allow_weak=allow_weak_isolation, warn=_warn)
     if as_json:
         _emit(shown.as_dict())
         return
