@@ -143,17 +143,19 @@ def verify(
 def report_site(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the site to.")],
     no_pictures: Annotated[bool, typer.Option(
-        "--no-pictures", help="Skip the label maps (no replay, no matplotlib). Without "
+        "--no-pictures", help="Skip the pictures (no replay, no matplotlib). Without "
         "matplotlib (the plots extra) they are skipped anyway, with one warning.")] = False,
     allow_weak_isolation: Annotated[bool, typer.Option(
         "--allow-weak-isolation", help="Replay for the pictures even with a weaker sandbox.")
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write the results as a static site: OUT/index.html (standings, each closed round's
-    challenge-by-team matrix, claimed vs measured model accuracy) and, for 2-D grid domains,
-    label maps of the labeler, the model and every submission (replayed in the sandbox).
-    Opens from file:// or GitHub Pages; no external assets."""
+    """Write the results as a static site: OUT/index.html (season and per-round standings;
+    per round its challenges with kind, output, metric and what solves them, the
+    challenge-by-team matrix, and per challenge its hints, picture, revealed labeler and every
+    submitted program, highlighted) and OUT/img/*.png, the pictures `dixit show` draws,
+    replayed in the sandbox on the inputs the close judged. Opens from file:// or GitHub
+    Pages; no scripts, no external assets."""
     from dixit.views import site
 
     with _progress("drawing", as_json) as tick:

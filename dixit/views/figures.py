@@ -271,8 +271,8 @@ def _images(domain: Domain, path: Path, sources: list[Source], ids: dict[str, np
     summary = ", ".join(f"{r['title']} {r['agreement']:.2%}" for r in rows
                         if r["agreement"] is not None and (ref is None
                                                            or r["title"] != ref.title))
-    title = (f"{len(picked)} of {domain.size} inputs, half of them mistakes where there are "
-             f"any; agreement with {ref_name}: {summary}" if summary else
+    title = (f"{len(picked)} of {domain.size} inputs (up to half of them inputs some label "
+             f"gets wrong); agreement with {ref_name}: {summary}" if summary else
              f"{len(picked)} of {domain.size} inputs and their labels")
     pictures.images(cells, path, title=title, note=" ".join(notes) or None)
     return rows

@@ -45,11 +45,13 @@ class Site:
     out: Path
     rounds: list[int] = field(default_factory=list)
     pictures: list[str] = field(default_factory=list)
+    picture_kinds: dict[str, str] = field(default_factory=dict)  # path -> figures.Picture
     skipped: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"out": str(self.out), "index": str(self.out / "index.html"),
-                "rounds": self.rounds, "pictures": self.pictures, "skipped": self.skipped}
+                "rounds": self.rounds, "pictures": self.pictures,
+                "picture_kinds": self.picture_kinds, "skipped": self.skipped}
 
 
 def build(ledger: Any, out: Path, *, pictures: bool = True, allow_weak: bool = False,
@@ -148,6 +150,7 @@ def _draw_round(state: st.State, rnd: st.Round, rv: page.RoundView, root: Path, 
                 continue
             cv.picture, cv.picture_kind = rel, drawn.picture
             site.pictures.append(rel)
+            site.picture_kinds[rel] = drawn.picture
 
 
 def _sources(state: st.State, cp: Any, opened: secrets.Opened,
