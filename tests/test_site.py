@@ -423,3 +423,18 @@ def test_site_renders_in_a_headless_browser(played: Played, tmp_path: Path) -> N
     assert near((0.86, 0.12, 0.12)) > 500, "mistakes"
     assert near((243 / 255, 245 / 255, 247 / 255), 0.005) > 20000, "table headers"
     shutil.copy(shot, played.out.parent / "screenshot.png")  # left for a human to look at
+
+
+def test_sources_stay_text_whatever_their_bytes() -> None:
+    from dixit.views import sources
+
+    hostile = (b"# \x00\x1b[31m\xe2\x80\xa8 </textarea></pre><script>x</script>\r\n"
+               b"s = '<img src=x onerror=alert(1)>' \xff\xfe\n")
+    for html in (sources.python(hostile), sources.plain(hostile)):
+        assert "<script" not in html and "<img" not in html and "</textarea>" not in html
+        assert "\x00" not in html and "\x1b" not in html and "\u2028" not in html
+        assert "&lt;script&gt;x&lt;/script&gt;" in html and "\ufffd" in html
+    big = b"x = 1\n" * (sources.MAX_SHOWN // 6 + 10)
+    shown = sources.python(big)
+    assert f"The first {sources.MAX_SHOWN:,} of {len(big):,} bytes are shown" in shown
+    assert shown.count("<span class=\"n\">x</span>") == sources.MAX_SHOWN // 6 + 1
