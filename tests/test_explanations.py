@@ -349,11 +349,19 @@ def test_inspect_and_show_give_the_revealed_explanation(told, dixit: Runner, tmp
 def test_the_site_shows_each_explanation_under_its_score(told) -> None:
     _league, _before, _base, site = told
     page = (site / "index.html").read_text()
-    start = page.index('<section class="explanations"><h3>Explanations</h3>')
-    section = page[start:page.index("</section>", start) + len("</section>")]
-    assert "bob's explanation for alice's challenge" in section
-    assert "alice's explanation for bob's challenge" in section
-    assert "carol's explanation" not in section
+
+    def block(team: str, target: str) -> str:  # a submission's block on the page
+        start = page.index(f'id="r001-{target}-{team}"')
+        ends = [i for i in (page.find('<div class="submission', start),
+                            page.find("</article>", start)) if i >= 0]
+        return page[start:min(ends)]
+
+    bob, alice = block("bob", "alice"), block("alice", "bob")
+    assert '<div class="explanation"><p class="head">explanation · Markdown, ' in bob
+    assert '<div class="explanation"><p class="head">explanation · Jupyter notebook, ' in alice
+    assert '<div class="explanation">' not in block("carol", "alice") + block("carol", "bob")
+    assert page.count('<div class="explanation">') == 2
+    section = "".join(b[b.index('<div class="explanation">'):] for b in (bob, alice))
     assert "<h1>How bob found it</h1>" in section and "<strong>neurons</strong>" in section
     assert "Alice's notebook</h1>" in section
     assert '<a href="https://example.org/" rel="nofollow noopener noreferrer">' in section

@@ -36,18 +36,6 @@ NOTEBOOKS_EXTRA = "pip install 'dixit[notebooks]'"
 OUTPUT_TYPES = ("text/plain", "image/png", "image/jpeg")  # what a notebook output may show
 MAX_TERMINAL_OUTPUT = 4000  # characters of one cell output in a terminal
 
-CSS = """
-section.explanations article{border:1px solid #e4e7eb;border-radius:4px;margin:.8rem 0;
-padding:.2rem 1rem;overflow-x:auto}
-section.explanations h4{margin:.6rem 0}
-section.explanations .body img{max-width:100%;height:auto}
-section.explanations pre{background:#f6f8fa;padding:.4rem .6rem;overflow-x:auto}
-section.explanations .output pre,section.explanations .output_area pre{background:#fff;
-border-left:3px solid #d5dae0}
-section.explanations .prompt{color:#9aa3ad;font-size:.8em}
-"""
-
-
 @dataclass
 class Explanation:
     """What is known of one submission's explanation: its seal, and once revealed (and only if
