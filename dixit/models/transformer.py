@@ -7,9 +7,9 @@ unchanged): ``n_layers``, ``normalization`` ("none" or "LN": pre-norm LayerNorm)
 ``attn_only`` (blocks without MLP), ``positions`` ("last": one output per input; "all":
 per-position outputs, a language model over token sequences), ``causal`` (false: every position
 attends to every other, as Tracr compiles RASP programs) and ``prepend_bos`` (a BOS token, the
-last vocabulary id, at position 0, whose output is dropped: Tracr's input convention). Submodules, parameter
-names and shapes, and the identity hook points mirror TransformerLens' ``HookedTransformer``
-(``embed.W_E``, ``blocks.{i}.attn.W_Q``, ``blocks.{i}.ln1.w``, ``ln_final.w``,
+last vocabulary id, at position 0, whose output is dropped: Tracr's input convention).
+Submodules, parameter names and shapes, and the identity hook points mirror TransformerLens'
+``HookedTransformer`` (``embed.W_E``, ``blocks.{i}.attn.W_Q``, ``blocks.{i}.ln1.w``, ``ln_final.w``,
 ``blocks[0].attn.hook_pattern``, ``blocks[0].mlp.hook_post`` ...), so state dicts move between
 the two directly and nnsight traces these modules by name.
 """
