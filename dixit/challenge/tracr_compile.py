@@ -65,7 +65,7 @@ def tracr_modules() -> tuple[Any, Any]:
         from tracr.compiler import compiling
         from tracr.rasp import rasp
     except ImportError as exc:
-        missing = getattr(exc, "name", None) or "tracr"
+        missing = (getattr(exc, "name", None) or "tracr").split(".")[0]
         raise MissingExtraError(f"compiling a RASP program needs Tracr and JAX ({missing!r} is "
                                 f"not installed): {INSTALL}") from None
     return compiling, rasp
@@ -96,8 +96,10 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def load_program(path: Path, rasp: Any, max_bytes: int) -> tuple[str, Any]:
-    """The source of the RASP file at ``path`` and its output SOp, built with ``rasp``."""
+def read_program_source(path: Path, max_bytes: int) -> str:
+    """The text of the RASP file at ``path``, checked (``check_program_source``)."""
+    if not path.is_file():
+        raise ChallengeError(f"RASP program {path} not found")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -109,6 +111,12 @@ def load_program(path: Path, rasp: Any, max_bytes: int) -> tuple[str, Any]:
     except UnicodeDecodeError:
         raise ChallengeError(f"RASP program {path} is not UTF-8 text") from None
     check_program_source(text, path)
+    return text
+
+
+def load_program(path: Path, rasp: Any, max_bytes: int) -> tuple[str, Any]:
+    """The source of the RASP file at ``path`` and its output SOp, built with ``rasp``."""
+    text = read_program_source(path, max_bytes)
     name = f"_dixit_rasp_{uuid.uuid4().hex}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -271,6 +279,7 @@ def compile_challenge(out: Path, program: Path, vocab_text: str, max_seq_len: in
         if key in (judged or {}):
             raise ChallengeError(f"a compiled challenge's {key} is fixed (a labeler, a class per "
                                  "position)")
+    read_program_source(program, max_program_bytes)  # a bad file is refused before Tracr loads
     compiling, rasp = tracr_modules()
     start = time.perf_counter()
     source, sop = load_program(program, rasp, max_program_bytes)
