@@ -240,7 +240,11 @@ def _check_defined(program: Path, vocab: list[Any], classes: list[Any], x: torch
     known = {(type(v).__name__, v) for v in classes}
     for row in x.tolist():
         values = [vocab[t] for t in row]
-        out = interpreter.evaluate(sop, values)
+        try:
+            out = interpreter.evaluate(sop, values)
+        except Exception as exc:  # e.g. an Aggregate averaging strings
+            raise ChallengeError(f"RASP program {program} fails on {values}: "
+                                 f"{_one_line(exc)}") from None
         for pos, v in enumerate(out):
             if (type(v).__name__, v) not in known:
                 what = ("no value (None: an Aggregate that selects nothing, with no default)"
