@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ from dixit.challenge import folder, hints as challenge_hints
 from dixit.challenge.rasp_labeler import check_program_source, labeler_source
 from dixit.data import domains
 from dixit.errors import ChallengeError, MissingExtraError
+from dixit.models.training import Progress
 from dixit.rules import scheme
 from dixit.rules.rulebook import Rulebook
 
@@ -213,7 +215,8 @@ def convert(assembled: Any, vocab: list[Any], length: int, output_label: str,
         classes
 
 
-def compiled_ids(assembled: Any, vocab: list[Any], x: torch.Tensor) -> np.ndarray:
+def compiled_ids(assembled: Any, vocab: list[Any], x: torch.Tensor,
+                 tick: Callable[[int], None] = lambda n: None) -> np.ndarray:
     """The compiled model's class id per position on ``x`` (token ids), through JAX."""
     import jax.numpy as jnp
     import numpy as np
@@ -226,11 +229,12 @@ def compiled_ids(assembled: Any, vocab: list[Any], x: torch.Tensor) -> np.ndarra
         bos = np.full((ids.shape[0], 1), encoding[BOS], dtype=np.int32)
         out = assembled.forward(assembled.params, jnp.asarray(np.concatenate([bos, ids], 1)))
         parts.append(np.asarray(out.unembedded_output)[:, 1:])
+        tick(len(chunk))
     return np.concatenate(parts).astype(np.int64)
 
 
 def _check_defined(program: Path, vocab: list[Any], classes: list[Any], x: torch.Tensor,
-                   max_bytes: int) -> None:
+                   max_bytes: int, tick: Callable[[int], None] = lambda n: None) -> None:
     """Refuse in one line a program that has no class somewhere on the domain (a None, e.g. an
     Aggregate selecting nothing, or a value outside the compiled output space), naming the
     input; evaluated with dixit's own interpreter, as the labeler will."""
@@ -238,7 +242,9 @@ def _check_defined(program: Path, vocab: list[Any], classes: list[Any], x: torch
 
     sop = load_program(program, interpreter, max_bytes)[1]
     known = {(type(v).__name__, v) for v in classes}
-    for row in x.tolist():
+    for n, row in enumerate(x.tolist(), 1):
+        if n % BATCH == 0:
+            tick(BATCH)
         values = [vocab[t] for t in row]
         try:
             out = interpreter.evaluate(sop, values)
@@ -263,10 +269,13 @@ def _first_difference(a: np.ndarray, b: np.ndarray, x: torch.Tensor, vocab: list
 def compile_challenge(out: Path, program: Path, vocab_text: str, max_seq_len: int, *,
                       causal: bool = False, judged: dict[str, Any] | None = None,
                       hints: challenge_hints.Hints | None = None,
-                      max_program_bytes: int = 262144) -> dict[str, Any]:
+                      max_program_bytes: int = 262144,
+                      progress: Progress | None = None) -> dict[str, Any]:
     """Compile ``program`` with Tracr over ``vocab_text`` at ``max_seq_len`` tokens, convert
     it, check it on the whole domain and write the challenge folder ``out`` (a labeler
-    challenge, output ``sequence:C``). Returns the summary ``dixit challenge compile`` prints."""
+    challenge, output ``sequence:C``). ``progress(done, total)`` follows the checks: three
+    passes over the domain (the compiled model, the interpreter, the labeler). Returns the
+    summary ``dixit challenge compile`` prints."""
     import numpy as np
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -306,7 +315,14 @@ def compile_challenge(out: Path, program: Path, vocab_text: str, max_seq_len: in
                                "transformer")
     domain = domains.parse(f"tokens:{len(vocab)}x{max_seq_len}")
     x = domain.all()
-    reference = compiled_ids(assembled, vocab, x)
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        if progress is not None:
+            progress(min(done[0], 3 * len(x)), 3 * len(x))
+
+    reference = compiled_ids(assembled, vocab, x, tick)
     ours = models.predict(module, x).numpy()
     agreement = float((ours == reference).mean())
     if agreement < 1.0:
@@ -317,7 +333,9 @@ def compile_challenge(out: Path, program: Path, vocab_text: str, max_seq_len: in
     spec = judged or {}
     how = folder.judging(f"sequence:{len(classes)}", spec.get("metric"), spec.get("threshold"))
     output = scheme.of(how, Rulebook()).output
-    _check_defined(program, vocab, classes, x, max_program_bytes)
+    done[0] = len(x)
+    _check_defined(program, vocab, classes, x, max_program_bytes, tick)
+    done[0] = 2 * len(x)
     labeler = labeler_source(source, program.name, vocab, classes)
     if len(labeler) > max_program_bytes:
         raise ChallengeError(f"the labeler made from {program} is {len(labeler):,} bytes, over "
@@ -325,8 +343,9 @@ def compile_challenge(out: Path, program: Path, vocab_text: str, max_seq_len: in
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "labeler.py"
         path.write_bytes(labeler)
-        labels = folder.torch_cat(folder.run_labeler_locally(path, chunk, output, max_seq_len)
-                                  for chunk in x.split(BATCH))
+        labels = folder.torch_cat(
+            (folder.run_labeler_locally(path, chunk, output, max_seq_len), tick(len(chunk)))[0]
+            for chunk in x.split(BATCH))
     labeled = labels.numpy()
     labeler_agreement = float((labeled == reference).mean())
     if labeler_agreement < 1.0:

@@ -232,13 +232,16 @@ def challenge_compile(
 
     published = hints.prepare("labeler", hint, hint_image, hint_at, None)
     judged = {k: v for k, v in (("metric", metric), ("threshold", threshold)) if v is not None}
-    summary = tracr_compile.compile_challenge(out_dir, program, vocab, max_seq_len,
-                                              causal=causal, judged=judged, hints=published)
+    with _progress("checking on the whole domain", as_json) as tick:
+        summary = tracr_compile.compile_challenge(out_dir, program, vocab, max_seq_len,
+                                                  causal=causal, judged=judged,
+                                                  hints=published, progress=tick)
     if as_json:
         _emit(summary)
         return
     _say(f"compiled {program} with Tracr in {summary['compile_seconds']:.1f} s: "
-         f"{summary['layers']} layers, {summary['heads']} heads, d_model {summary['d_model']} "
+         f"{summary['layers']} layers, {summary['heads']} head"
+         f"{'s' if summary['heads'] > 1 else ''} per layer, d_model {summary['d_model']} "
          f"(residual {summary['residual']}), {summary['parameters']:,} parameters")
     _say(f"exact on the whole domain {summary['domain']} ({summary['sequences']:,} sequences, "
          f"{summary['positions']:,} positions): torch vs compiled "
