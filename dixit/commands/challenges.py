@@ -193,3 +193,58 @@ def challenge_import(
         _emit(summary)
         return
     _challenge_report("imported", summary, out_dir)
+
+
+@challenge_app.command("compile")
+def challenge_compile(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the challenge into (new).")],
+    program: Annotated[Path, typer.Option(
+        "--program", "-p", help="RASP program: a Python file defining program(rasp), which "
+        "returns the output SOp built from the rasp module it is given (the sealed secret).")],
+    vocab: Annotated[str, typer.Option(
+        "--vocab", help="The input values, comma-separated (a,b,c or 1,2,3,4): token id i is "
+        "the i-th.")],
+    max_seq_len: Annotated[int, typer.Option(
+        "--max-seq-len", min=1, help="Tokens a sequence: the domain is every sequence of this "
+        "length over the vocabulary (at most 100,000 of them).")],
+    causal: Annotated[bool, typer.Option(
+        "--causal", help="Compile a causally masked model (default: bidirectional attention, "
+        "as Tracr compiles by default).")] = False,
+    metric: MetricOpt = None,
+    threshold: ThresholdOpt = None,
+    hint: HintOpt = None,
+    hint_image: HintImageOpt = None,
+    hint_at: HintAtOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compile a RASP program with Tracr (the `tracr` extra: pip install 'dixit[tracr]') into
+    dixit's transformer (safetensors, TransformerLens names) and write OUT/ as a labeler
+    challenge with a class per position (--output sequence:C). The converted model is checked
+    on every sequence of the domain against the compiled one, and the labeler (the program
+    under dixit's pure-Python RASP interpreter, which the close replays without JAX) against
+    both; anything short of 100% agreement is refused.
+
+    \b
+      dixit challenge compile reverse --program examples/rasp/reverse.py --vocab a,b,c \\
+        --max-seq-len 5
+    """
+    from dixit.challenge import hints, tracr_compile
+
+    published = hints.prepare("labeler", hint, hint_image, hint_at, None)
+    judged = {k: v for k, v in (("metric", metric), ("threshold", threshold)) if v is not None}
+    with _progress("checking on the whole domain", as_json) as tick:
+        summary = tracr_compile.compile_challenge(out_dir, program, vocab, max_seq_len,
+                                                  causal=causal, judged=judged,
+                                                  hints=published, progress=tick)
+    if as_json:
+        _emit(summary)
+        return
+    _say(f"compiled {program} with Tracr in {summary['compile_seconds']:.1f} s: "
+         f"{summary['layers']} layers, {summary['heads']} head"
+         f"{'s' if summary['heads'] > 1 else ''} per layer, d_model {summary['d_model']} "
+         f"(residual {summary['residual']}), {summary['parameters']:,} parameters")
+    _say(f"exact on the whole domain {summary['domain']} ({summary['sequences']:,} sequences, "
+         f"{summary['positions']:,} positions): torch vs compiled "
+         f"{summary['agreement']:.2%}, labeler vs compiled {summary['labeler_agreement']:.2%}")
+    _say(f"wrote {out_dir}/ (labeler challenge, output {summary['output']}; propose it with "
+         f"`dixit propose --team TEAM {out_dir}`)")
