@@ -56,7 +56,7 @@ test-extras:
 	$(EXTRAS)/bin/python -c 'import typer; assert typer.__version__ == "$(TYPER_FLOOR)", typer.__version__'
 	$(EXTRAS)/bin/pytest -q tests/test_models.py -k 'hooked or nnsight' -rs
 	$(EXTRAS)/bin/pytest -q -n 2 tests/test_cli.py tests/test_bad_input.py tests/test_datasets.py
-	$(EXTRAS)/bin/pytest -q -n 2 tests/test_tracr.py -rs
+	$(EXTRAS)/bin/pytest -q -n 2 -m extras tests/test_tracr.py -rs
 
 bench: $(STAMP)
 	printf 'torch==2.13.0\n' > $(VENV)/constraints.txt

@@ -20,6 +20,7 @@ from dixit.challenge import rasp as ours, tracr_compile
 from dixit.data import domains
 from tests.conftest import Runner, make_league, program, scoped_env
 
+pytestmark = pytest.mark.extras
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "rasp"
 REVERSE = EXAMPLES / "reverse.py"
 
