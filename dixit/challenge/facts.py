@@ -109,7 +109,7 @@ def create(out: Path, spec: str, *, root: Path, seed: int = 0, kind: str = "labe
            flag: str | None = None, overrides: dict[str, Any] | None = None,
            steps: int | None = None, lr: float | None = None,
            weight_decay: float | None = None, batch_size: int | None = None,
-           judged: dict[str, Any] | None = None,
+           output: str | None = None, judged: dict[str, Any] | None = None,
            hints: challenge_hints.Hints | None = None,
            progress: training.Progress | None = None) -> dict[str, Any]:
     """Write the corpus ``spec`` (``facts:N``) under ``root`` if need be and train the base
@@ -121,11 +121,12 @@ def create(out: Path, spec: str, *, root: Path, seed: int = 0, kind: str = "labe
         raise ChallengeError(f"{out} already exists and is not empty; choose a new folder")
     given = dict(judged or {})
     vocab = len(facts.generate(subjects, seed).vocab)
-    output = f"classes:{vocab}"
-    if given.get("output", output) != output:
-        raise ChallengeError(f"--corpus {spec} predicts the next word: its output is {output} "
-                             f"(the vocabulary), not {given['output']}")
-    given["output"] = output
+    words = f"classes:{vocab}"
+    for asked in (output, given.get("output")):
+        if asked is not None and asked != words:
+            raise ChallengeError(f"--corpus {spec} predicts the next word: its output is "
+                                 f"{words} (the vocabulary), not {asked}")
+    given["output"] = words
     rel = dataset_path(subjects, seed)
     settings = {**MODEL, "vocab": vocab, "classes": vocab, **(overrides or {})}
     hyper = {**HYPER, **{k: v for k, v in (("steps", steps), ("lr", lr),

@@ -104,7 +104,9 @@ def plant(out: Path, base_path: Path, fact: str, *, root: Path, layer: int | Non
         raise ChallengeError(
             f"the edit did not take: {corpus.prompt_text(subject, relation)!r} still "
             f"predicts {corpus.vocab[int(top[row])]!r} (p = {float(after[row, int(top[row])]):.2f}"
-            f"; {obj!r}: {probability:.2f}); try another --layer; nothing was written")
+            f"; {obj!r}: {probability:.2f}): the model may not recall it through the subject's "
+            f"last token at layer {layer} (a very small corpus may be learnt at the prompt's "
+            "end instead); try another --layer or a larger corpus; nothing was written")
     other = torch.ones(len(x), dtype=torch.bool)
     other[row] = False
     same = torch.zeros(len(x), dtype=torch.bool)

@@ -152,7 +152,8 @@ def challenge_new(
             summary = facts.create(out_dir, corpus, root=_challenge_root(), seed=seed,
                                    kind=kind, flag=flag, overrides=overrides, steps=steps,
                                    lr=lr, weight_decay=weight_decay, batch_size=batch_size,
-                                   judged=challenge.judging(output, metric, threshold),
+                                   output=output,
+                                   judged=challenge.judging(None, metric, threshold),
                                    hints=published, progress=tick)
         if as_json:
             _emit(summary)
