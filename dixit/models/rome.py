@@ -19,11 +19,14 @@ with ``d = v* - k*^T W_out`` the change of the MLP's output at the subject's las
 - ``C``: the keys of ``blocks.{L}.mlp.hook_post`` at every position of the inputs the model
   was trained on (its own training distribution: nothing is downloaded), plus a small ridge
   (``RIDGE`` times the mean eigenvalue) since ReLU units that never fire make it singular.
-- ``d``: a short Adam optimization of the MLP's output at that position only (the weights
-  are untouched while it runs) so the edited prompt predicts the new object, while the other
-  prompts about the same subject keep their predictions (cross-entropy towards them): the
-  edit changes the subject's representation, which every relation reads, so without that
-  term the subject's other facts drift with it.
+- ``d``: a short Adam optimization of d alone (every weight frozen), taken through the edited
+  weights ``W_out + u d^T / (u . k*)`` themselves: the update moves the MLP's output wherever
+  a key is not orthogonal to u (other positions of the same prompt too), so what the
+  optimization reaches is what the edited model does. Its loss: the new object's
+  cross-entropy on the edited prompt, plus the other prompts about the same subject towards
+  their current predictions (the edit changes the subject's representation, which every
+  relation reads, so without that term the subject's other facts drift with it), plus a small
+  pull of d towards 0.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call
 
 from dixit.errors import ChallengeError
 
@@ -112,8 +116,6 @@ def rank_one(model: nn.Module, prompts: torch.Tensor, targets: torch.Tensor, *, 
     """Edit ``blocks.{layer}.mlp.W_out`` of ``model`` in place so that ``prompts[0]`` predicts
     ``targets[0]`` and the other prompts (which share its tokens up to ``position``: the same
     subject) keep ``targets[1:]``; ``position`` is the subject's last token. Returns the edit."""
-    from torch.func import functional_call
-
     check_layer(model, layer)
     mlp = _mlp(model, layer)
     model.eval()
