@@ -94,6 +94,7 @@ def write_corpus(out: Path, subjects: int, seed: int) -> dict[str, Any]:
         raise ChallengeError(f"{out} must end in .safetensors (a dataset: domain reads it)")
     corpus = facts.generate(subjects, seed)
     data = corpus.serialize()
+    out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, data)
     return summary(corpus, out, len(data))
 

@@ -1,4 +1,5 @@
-"""``dixit dataset``: real digits, offline, from packages that ship them in their wheels."""
+"""``dixit dataset``: real digits, offline, from packages that ship them in their wheels, and
+synthetic fact corpora (``dixit.data.facts``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import typer
 
 from dixit.commands._common import JsonOpt, _emit, _say, app
 
-dataset_app = typer.Typer(help="Write real image datasets (shipped inside PyPI wheels) as "
-                          "safetensors for dataset: domains.", no_args_is_help=True)
+dataset_app = typer.Typer(help="Write datasets for dataset: domains as safetensors: real "
+                          "images (shipped inside PyPI wheels) and synthetic fact corpora.",
+                          no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
 
 OutArg = Annotated[Path, typer.Argument(help="The .safetensors file to write (put it under "
@@ -61,13 +63,12 @@ def facts_corpus(
     as_json: JsonOpt = False,
 ) -> None:
     """A synthetic fact corpus (N made-up people: where each lives, works, what they play and
-    keep), the same bytes `dixit challenge new --corpus facts:N --seed S` writes: the
+    keep), the very bytes `dixit challenge new --corpus facts:N --seed S` trains on: the
     organizer commits it under scoring/data/ so that challenges on it can be proposed."""
     from dixit.challenge import facts
     from dixit.commands.challenges import _challenge_root
 
     path = out if out is not None else _challenge_root() / facts.dataset_path(subjects, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
     info = facts.write_corpus(path, subjects, seed)
     if as_json:
         _emit(info)
