@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -49,9 +50,12 @@ def _challenge_root() -> Path:
 
 
 def _challenge_report(verb: str, summary: dict[str, Any], out_dir: Path) -> None:
+    held = summary["heldout_accuracy"]
+    held_out = "nothing held out (--train-frac 1.0)" if held is None or math.isnan(held) \
+        else f"held-out accuracy {held:.2%}"
     _say(f"{verb} {summary['arch']} ({summary['parameters']:,} parameters) in "
          f"{summary['seconds']:.1f} s: train accuracy {summary['train_accuracy']:.2%}, "
-         f"held-out accuracy {summary['heldout_accuracy']:.2%}")
+         f"{held_out}")
     _say(f"wrote {out_dir}/ ({summary['kind']} challenge; propose it with "
          f"`dixit propose --team TEAM {out_dir}`)")
 

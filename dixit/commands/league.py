@@ -205,6 +205,10 @@ def propose(
     if as_json:
         _emit(data)
         return
+    if p.kind == "flag":  # no accuracy to claim or bar to reach: a guess names it or not
+        _say(f"proposed {team}'s flag challenge in round {p.round:03d} (solved by naming the "
+             f"planted string); seal {p.commitment[:16]}…")
+        return
     bar = f"KL <= {p.required:g} nats" if p.metric == "kl" else \
         f"~{p.required:.2%} {'exact sequences' if p.metric == 'exact-sequence' else 'agreement'}"
     _say(f"proposed {team}'s challenge in round {p.round:03d} (claimed held-out accuracy "
@@ -235,7 +239,7 @@ def submit(
         return
     told = "" if s.explanation is None else (
         f" with its explanation ({s.explanation['format']}, {s.explanation['bytes']:,} bytes)")
-    _say(f"{'re' if s.replaced else ''}submitted {team}'s program for {challenge}'s challenge "
+    _say(f"{'re' if s.replaced else ''}submitted {team}'s {s.what} for {challenge}'s challenge "
          f"in round {s.round:03d}{told}; seal {s.commitment[:16]}…")
 
 

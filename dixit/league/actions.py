@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dixit import challenge as local, models
 from dixit.challenge.explanation import read_explanation
-from dixit.errors import ChallengeError, KeyStoreError, PhaseError, UsageError
+from dixit.errors import ChallengeError, KeyStoreError, PhaseError, RetryableError, UsageError
 from dixit.league import checks, workflows
 from dixit.ledger import clock, entries, keystore, layout, protocol, seal, state as st
 from dixit.ledger.store import Change, Ledger, Snapshot, find_root, init_repo
@@ -267,6 +267,7 @@ class Proposed:
     whole_domain_accuracy: float
     required: float  # the metric value that will solve it, estimated from the claims
     metric: str = "agreement"
+    kind: str = "labeler"
 
 
 def _as_team(snap: Snapshot, team: str, known: st.State | None = None
@@ -425,7 +426,7 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
         if blob is not None:
             files[layout.escrow_path(rnd.number, team, layout.SECRET_ITEM)] = blob
         holder["p"] = Proposed(rnd.number, team, seal_table["commitment"], model_sha, claimed,
-                               whole, need, how.metric)
+                               whole, need, how.metric, kind.name)
         return Change(files, f"propose: {team} in round {rnd.number:03d}", team)
 
     ledger.append(build)
@@ -458,6 +459,7 @@ class Submitted:
     commitment: str
     replaced: bool
     explanation: dict[str, object] | None = None  # its format, size and seal, if one was given
+    what: str = "program"  # what was submitted, in messages: the kind's ``submission``
 
 
 def submit(ledger: Ledger, team: str, target: str, program: Path,
@@ -467,6 +469,9 @@ def submit(ledger: Ledger, team: str, target: str, program: Path,
     replaces both: one without an explanation drops the earlier one's."""
     entries.check_name(team)
     entries.check_name(target, "challenge (team name)")
+    # the target's kind decides how the file is read (a program or a flag guess): read it from
+    # the remote's state, not a clone that has not pulled the challenge yet
+    ledger.pull()
     state = load_state(ledger)
     info = state.info
     checks.submitter(state, team, target)  # before reading the program; all again when writing
@@ -486,6 +491,9 @@ def submit(ledger: Ledger, team: str, target: str, program: Path,
         s, key = _as_team(snap, team, state)
         rnd = s.round(None)
         ch = checks.submission(s, rnd, team, target, clock.now())
+        if ch.kind != kind.name:  # proposed while this command ran: read the file as it is
+            raise RetryableError(f"{target}'s challenge was proposed meanwhile; run the command "
+                                 "again")
         context = protocol.program_context(info.id, rnd.number, team, target,
                                            str(ch.seal.get("commitment", "")))
         escrow_key = info.closer_escrow_key if info.escrow else None
@@ -518,7 +526,7 @@ def submit(ledger: Ledger, team: str, target: str, program: Path,
         files[f"{base}/{target}.toml"] = entries.signed(doc, key.signing)
         replaced = (team, target) in rnd.submissions
         holder["s"] = Submitted(rnd.number, team, target, seal_table["commitment"], replaced,
-                                shown)
+                                shown, kind.submission)
         verb = "resubmit" if replaced else "submit"
         return Change(files, f"{verb}: {team} -> {target} in round {rnd.number:03d}", team)
 

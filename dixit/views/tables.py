@@ -51,6 +51,8 @@ def results_table(results: dict[str, Any]) -> Group:
             for ch in results.get("challenges", [])]
     for ch in results.get("challenges", []):
         measured, claimed = ch.get("model_accuracy"), ch.get("claimed_accuracy")
+        if ch.get("kind") == "flag":  # a flag's claim is not checked: no model to judge
+            measured = claimed = None
         acc = Text(f"{measured:.1%}" if measured is not None else "-")
         acc.append(f" ({claimed:.1%})" if claimed is not None else "")
         if ch.get("claim_flagged"):
