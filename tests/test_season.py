@@ -136,7 +136,10 @@ def test_a_season_of_four_teams_and_three_rotating_rounds(
     assert (rep["checked"]["rounds re-scored"], rep["checked"]["explanations"]) == (3, 1)
 
     # the site: the explanation rendered beside its score, never run
-    dixit.ok("-C", root, "report", "-o", tmp_path / "site", "--no-pictures")
+    built = dixit.ok("-C", root, "report", "-o", tmp_path / "site", "--json").json()
+    assert sorted(built["picture_kinds"].values()) == ["maps"] * 3 + ["positions"]
     html = (tmp_path / "site" / "index.html").read_text()
+    for team, rnd in (("alice", 1), ("bob", 1), ("carol", 2), ("bob", 3)):
+        assert f'href="#r{rnd:03d}-{team}"' in html  # every challenge has its article
     assert "A ring in the grid</h1>" in html and "radius 30 around (56, 56)" in html
     assert "<script" not in html
