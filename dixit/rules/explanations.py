@@ -13,10 +13,10 @@ Pure: no git, torch or terminal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from dixit.errors import RulesError
+from dixit.rules import caps
 
 SECTION = "explanations"
 MARKDOWN, NOTEBOOK = "md", "ipynb"
@@ -36,7 +36,7 @@ class ExplanationRules:
 
 
 CEILING = ExplanationRules()  # the hard limits: a rulebook may only lower them
-KEYS = tuple(f.name for f in fields(ExplanationRules))
+KEYS = caps.keys(ExplanationRules)
 
 
 def format_of(name: str) -> str | None:
@@ -61,26 +61,10 @@ def check_size(rules: ExplanationRules, fmt: str, size: int) -> str | None:
 def from_table(data: dict[str, Any]) -> ExplanationRules:
     """``[explanations]`` of a rulebook (or of a closed round's record); ceilings for what is
     absent."""
-    sec = data.get(SECTION, {})
-    if not isinstance(sec, dict):
-        raise RulesError(f"rules.toml: [{SECTION}] must be a table")
-    unknown = sorted(set(sec) - set(KEYS))
-    if unknown:
-        raise RulesError(f"rules.toml: [{SECTION}] has no key {unknown[0]!r} (known: "
-                         f"{', '.join(KEYS)})")
-    values: dict[str, int] = {}
-    for key in KEYS:
-        value = sec.get(key, getattr(CEILING, key))
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise RulesError(f"rules.toml: {SECTION}.{key} must be a int, got {value!r}")
-        values[key] = value
-    return ExplanationRules(**values)
+    return caps.read(data, SECTION, CEILING)
 
 
 def validate(rules: ExplanationRules) -> None:
     """Every cap is at least 1 and at most its ceiling."""
-    for key in KEYS:
-        value, ceiling = getattr(rules, key), getattr(CEILING, key)
-        if not 1 <= value <= ceiling:
-            raise RulesError(f"rules.toml: {SECTION}.{key} must be in [1, {ceiling:,}] (the "
-                             "largest explanation a closer reveals and a site embeds)")
+    caps.check(rules, SECTION, CEILING,
+               "the largest explanation a closer reveals and a site embeds")
