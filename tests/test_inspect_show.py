@@ -94,10 +94,11 @@ def _assert_panels(path: Path, n: int) -> None:
     width, height = _png_panels(path)
     dpi = pictures.DPI
     # Each panel is exactly PANEL_WIDTH wide; the height grows only by the note lines.
+    base = pictures.PANEL_HEIGHT + pictures.LEGEND_HEIGHT  # the panels and their legend
     assert abs(width - n * pictures.PANEL_WIDTH * dpi) <= 2, (width, n)
-    assert pictures.PANEL_HEIGHT * dpi - 2 <= height <= (pictures.PANEL_HEIGHT + 0.8) * dpi
+    assert base * dpi - 2 <= height <= (base + 0.8) * dpi
     ratio = width / height
-    per_panel = pictures.PANEL_WIDTH / pictures.PANEL_HEIGHT
+    per_panel = pictures.PANEL_WIDTH / base
     assert n * per_panel * 0.75 < ratio <= n * per_panel * 1.01, (ratio, n)
 
 
@@ -250,12 +251,63 @@ def test_show_after_the_close_with_a_submission(played: Played, dixit: Runner,
     _assert_panels(out, 2)
 
 
-def test_show_needs_a_grid_domain(played: Played, dixit: Runner, tmp_path: Path) -> None:
+def test_show_draws_other_domains_per_class(played: Played, dixit: Runner,
+                                            tmp_path: Path) -> None:
     out = tmp_path / "tokens.png"
-    _one_line_error(dixit("show", played.tokens, "-o", out), "2-D grid domain", "tokens:3x3")
-    assert not out.exists()
+    data = dixit.ok("show", played.tokens, "-o", out, "--json").json()
+    assert data["picture"] == "classes" and data["domain"] == "tokens:3x3"
+    assert [p["title"] for p in data["panels"]] == ["labeler (the truth)", "model"]
+    assert data["panels"][0]["agreement"] == 1.0 and 0 <= data["panels"][1]["agreement"] <= 1
+    assert out.read_bytes()[:8] == PNG
     doc = dixit.ok("inspect", played.tokens, "--json").json()  # inspect works on any domain
     assert doc["domain"]["grid2d"] is False and doc["domain"]["size"] == 27
+
+
+SEQ_LABELER = "import torch\n\ndef label(x):\n    return torch.cummax(x, dim=1).values\n"
+CORNER = ("import torch\n\ndef label(x):\n"
+          "    return (x[:, :2, :2].float().mean(dim=(1, 2)) > 127).long()\n")
+
+
+def test_show_draws_a_sequence_challenge_per_position(dixit: Runner, tmp_path: Path) -> None:
+    folder = tmp_path / "seq"
+    dixit.ok("challenge", "new", folder, "--labeler", program(tmp_path, "lab", SEQ_LABELER),
+             "--domain", "tokens:4x5", "--output", "sequence:4", "--arch", "transformer",
+             "--set", "d_model=16", "--heads", "2", "--d-mlp", "32", "--steps", "20",
+             "--train-frac", "1.0")  # its training accuracy is then over every input
+    out = tmp_path / "seq.png"
+    data = dixit.ok("show", folder, "-o", out, "--json").json()
+    assert data["picture"] == "positions"
+    claimed = toml.loads((folder / "challenge.toml").read_text())["challenge"]
+    model = data["panels"][1]
+    assert model["title"] == "model" and model["against"] == "labeler (the truth)"
+    assert model["agreement"] == pytest.approx(claimed["train_accuracy"], abs=1e-6)
+    width, height = _png_panels(out)
+    assert width == round(pictures.CHART_WIDTH * pictures.DPI)
+    assert height == round(pictures.CHART_HEIGHT * pictures.DPI)
+
+
+def test_show_draws_an_image_challenge_as_sample_inputs(dixit: Runner, tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    root = tmp_path / "league"
+    dixit.ok("init", root, "--name", "Images")
+    gen = torch.Generator().manual_seed(7)  # synthetic 8x8 grey images, made here
+    (root / "scoring/data").mkdir(parents=True, exist_ok=True)
+    save_file({"inputs": torch.randint(0, 256, (96, 8, 8), generator=gen, dtype=torch.uint8)},
+              str(root / "scoring/data/tiny.safetensors"))
+    folder = root / "work" / "corner"
+    dixit.ok("-C", root, "challenge", "new", folder, "--labeler",
+             program(tmp_path, "corner", CORNER), "--domain",
+             "dataset:scoring/data/tiny.safetensors", "--arch", "cnn", "--channels", "4",
+             "--hidden", "8", "--steps", "5")
+    out = tmp_path / "images.png"
+    data = dixit.ok("show", folder, "-o", out, "--json").json()
+    assert data["picture"] == "images"
+    assert [p["title"] for p in data["panels"]] == ["labeler (the truth)", "model"]
+    width, height = _png_panels(out)
+    assert width == round(6 * pictures.CELL_WIDTH * pictures.DPI)  # 6 samples a row
+    assert height > 4 * pictures.CELL_IMAGE * pictures.DPI          # 4 rows
 
 
 def test_show_without_matplotlib_says_what_to_install(played: Played, dixit: Runner,

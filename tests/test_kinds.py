@@ -218,21 +218,46 @@ def test_inspect_show_and_site_handle_every_kind(mixed, dixit: Runner, tmp_path:
     png = tmp_path / "alice.png"
     dixit.ok("-C", league.root, "show", "alice", "--submission", "bob", "-o", png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    res = dixit("-C", league.root, "show", "carol", "-o", tmp_path / "carol.png")
-    assert res.code == 1 and len(res.err.strip().splitlines()) == 1
-    site = tmp_path / "site"
-    dixit.ok("-C", league.root, "report", "-o", site)
-    page = (site / "index.html").read_text()
-    assert "carol" in page and "flag" in page
+    # a flag on images: the model's labels on sample inputs, nothing compared
+    data = dixit.ok("-C", league.root, "show", "carol", "-o", tmp_path / "carol.png",
+                    "--json").json()
+    assert data["picture"] == "images" and [p["title"] for p in data["panels"]] == \
+        ["published model"]
+    assert any("A flag challenge's secret is a string" in n for n in data["notes"])
+    res = dixit("-C", league.root, "show", "carol", "--submission", "alice", "-o",
+                tmp_path / "carol.png")
+    assert res.code == 1 and res.err.strip() == (
+        "error: carol's challenge in round 1 is a flag challenge: submissions are strings, "
+        "not programs, so there is nothing to draw")
+    # emulate: the program is compared with the model, over the public sample
+    data = dixit.ok("-C", league.root, "show", "bob", "--submission", "carol", "-o",
+                    tmp_path / "bob.png", "--json").json()
+    carol = data["panels"][2]
+    assert carol["title"] == "carol's program" and carol["against"] == "published model"
+    assert carol["agreement"] == 1.0  # carol's faithful copy of the model
+    assert any("inputs drawn after submit-by" in n for n in data["notes"])
 
 
-def test_report_says_why_a_flag_has_no_picture(mixed, dixit: Runner, tmp_path: Path) -> None:
-    league, _results, _base = mixed
+def test_report_draws_every_kind_but_a_flag(mixed, dixit: Runner, tmp_path: Path) -> None:
+    league, results, _base = mixed
     data = dixit.ok("-C", league.root, "report", "-o", tmp_path / "site", "--json").json()
-    assert "round 1 carol: a flag challenge's secret is a string, so there is no label map " \
-        "to draw" in data["skipped"]
-    assert not any("labeler failed" in why for why in data["skipped"])
-    assert data["pictures"] == ["img/r001-alice.png"]
+    assert data["skipped"] == ["round 1 carol: a flag challenge is judged on a string, not on "
+                               "outputs over its domain: there is nothing to draw"]
+    assert data["picture_kinds"] == {"img/r001-alice.png": "maps",
+                                     "img/r001-bob.png": "classes",    # tokens, binary
+                                     "img/r001-dave.png": "classes"}   # a 3-D grid
+    page = (tmp_path / "site" / "index.html").read_text()
+    # the flag's guesses read right and wrong, never as a percentage
+    carol = page[page.index('id="r001-carol"'):page.index('id="r001-dave"')]
+    assert "<b>alice</b> · right · solved ✓" in carol and "<b>bob</b> · wrong · not solved" \
+        in carol and "%" not in carol.split("<h4>Submissions</h4>")[1]
+    assert "No picture: a flag challenge is judged on a string" in carol
+    # every kind states its reference: emulate against the model, flag a string
+    bob = next(c for c in results["challenges"] if c["proposer"] == "bob")
+    assert f"agreement with the model &gt;= {bob['required']:.2%}" in page
+    assert "the planted string (normalized)" in page
+    alice = next(c for c in results["challenges"] if c["proposer"] == "alice")
+    assert f"agreement with the labeler &gt;= {alice['required']:.2%}" in page
 
 
 def test_report_without_matplotlib_writes_the_site(mixed, dixit: Runner, tmp_path: Path,

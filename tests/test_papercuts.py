@@ -71,3 +71,33 @@ def test_inspect_knows_a_folder_proposed_in_an_earlier_round(league: League,
     assert doc["proposed"] == {"round": 1, "team": "alice"}
     shown = dixit.ok("-C", clone, "inspect", folder)
     assert "(proposed in round 001 by alice)" in shown.out and "not proposed" not in shown.out
+
+
+def test_a_flag_guess_from_a_clone_that_has_not_pulled_is_read_as_a_guess(
+        league: League, dixit: Runner, tmp_path: Path) -> None:
+    """bob's clone has never seen alice's flag challenge: submit pulls before it decides
+    whether the file is a program or a guess, and says which it sealed. propose says how a
+    flag challenge is solved, not an agreement bar it does not have."""
+    dixit.ok("-C", league.root, "round", "open", "--propose-by", "+1h", "--submit-by", "+2h")
+    folder = league.work / "flag"
+    dixit.ok("challenge", "new", folder, "--labeler", EXAMPLES / "labelers" / "alice.py",
+             "--domain", "grid:20x20", "--hidden", "8", "--steps", "5", "--kind", "flag",
+             "--flag", "a ring", "--answer-format", "two words")
+    proposed = dixit.ok("-C", league.clone("alice"), "propose", "--team", "alice", folder)
+    assert proposed.err.startswith("proposed alice's flag challenge in round 001 (solved by "
+                                   "naming the planted string); seal ")
+    assert "agreement" not in proposed.err
+    guess = tmp_path / "guess.txt"
+    guess.write_text("a ring\n")  # not Python: refused as a program if read as one
+    res = dixit.ok("-C", league.clone("bob"), "submit", "--team", "bob", "--challenge", "alice",
+                   guess)
+    assert res.err.startswith("submitted bob's flag guess for alice's challenge in round 001")
+
+
+def test_nothing_held_out_is_said_and_json_stays_json(dixit: Runner, tmp_path: Path) -> None:
+    args = ("--labeler", EXAMPLES / "labelers" / "alice.py", "--domain", "grid:20x20",
+            "--hidden", "8", "--steps", "5", "--train-frac", "1.0")
+    res = dixit.ok("challenge", "new", tmp_path / "a", *args, "--json")
+    assert res.json()["heldout_accuracy"] is None and "NaN" not in res.out
+    said = dixit.ok("challenge", "new", tmp_path / "b", *args).err
+    assert "nothing held out (--train-frac 1.0)" in said and "nan" not in said

@@ -240,3 +240,62 @@ def test_multi_layer_challenges_through_the_cli(dixit: Runner, tmp_path: Path) -
     assert res.code == 1 and res.err.strip().splitlines() == [
         "error: invalid transformer config: n_layers = 40 is out of range [1, 12]"], res.err
     assert not (tmp_path / "bad").exists()
+
+
+def test_non_causal_attention_sees_later_positions_and_old_configs_stay_causal() -> None:
+    """``causal = false`` (Tracr compiles bidirectional models): an edit at any position moves
+    every position's output; without the key the model is causal, as every stored one."""
+    import torch
+
+    cfg = {**LM, "causal": False}
+    module = _noisy(cfg)
+    x = _tokens(64, cfg)
+    base = models.logits(module, x)
+    changed = x.clone()
+    changed[:, -1] = (changed[:, -1] + 1) % cfg["vocab"]
+    out = models.logits(module, changed)
+    assert not torch.allclose(out[:, 0], base[:, 0])   # the first position saw the last one
+    causal = models.build({**cfg, "causal": True})
+    causal.load_state_dict(module.state_dict())
+    assert torch.equal(models.logits(causal.eval(), changed)[:, 0],
+                       models.logits(causal, x)[:, 0])
+    assert models.transformer_lens_config(cfg)["attention_dir"] == "bidirectional"
+    assert "attention_dir" not in models.transformer_lens_config(LM)
+
+
+def test_prepend_bos_adds_a_position_whose_output_is_dropped() -> None:
+    """``prepend_bos``: the last vocabulary id goes first (Tracr's BOS), the model's context
+    holds it, and a per-position model returns one output per input token, not for the BOS."""
+    import torch
+
+    cfg = {**LM, "causal": False, "prepend_bos": True, "n_ctx": LM["n_ctx"] + 1}
+    module = _noisy(cfg)
+    x = torch.randint(0, cfg["vocab"] - 1, (16, LM["n_ctx"]),
+                      generator=torch.Generator().manual_seed(3))
+    tokens = module.tokens(x)
+    assert tokens.shape == (16, LM["n_ctx"] + 1)
+    assert torch.equal(tokens[:, 0], torch.full((16,), cfg["vocab"] - 1))
+    assert torch.equal(tokens[:, 1:], x)
+    out = models.logits(module, x)
+    assert out.shape == (16, LM["n_ctx"], LM["classes"])
+    # the same weights read without dropping: the BOS position is the first output
+    plain = models.build({**cfg, "prepend_bos": False})
+    plain.load_state_dict(module.state_dict())
+    assert torch.allclose(models.logits(plain.eval(), tokens)[:, 1:], out, atol=1e-6)
+    last = models.build({**cfg, "positions": "last"})
+    last.load_state_dict(module.state_dict())
+    assert torch.allclose(models.logits(last.eval(), x), out[:, -1], atol=1e-6)
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    ({"causal": "no"}, "causal must be true or false, not 'no'"),
+    ({"prepend_bos": 1}, "prepend_bos must be true or false, not 1"),
+    ({"prepend_bos": True, "append_eq": True}, "append_eq and prepend_bos both use the last "
+                                               "vocabulary id: choose one"),
+    ({"prepend_bos": True, "n_ctx": 1}, "n_ctx must leave room for the prepended BOS token"),
+])
+def test_bad_tracr_layout_keys_name_the_key_on_one_line(change: dict[str, Any],
+                                                        needle: str) -> None:
+    with pytest.raises(ChallengeError, match=r"^invalid transformer config: ") as info:
+        models.build({**OLD, **change})
+    assert needle in str(info.value) and "\n" not in str(info.value), str(info.value)

@@ -451,3 +451,119 @@ def test_reveal_files_are_exactly_what_alice_committed(
     assert doc == {"reveal": {"owner": "alice", "item": item, "round": 1, "by": "team",
                               "salt": seal.b64(salt), "file": name,
                               "sha256": seal.sha256_hex(payload)}}
+
+
+# -- explanations ------------------------------------------------------------------------------
+
+_HEX = "ab" * 32
+
+
+def _told(**changes: Any) -> dict[str, Any]:
+    table = {"format": "md", "commitment": _HEX, "scheme": seal.SEAL_VERSION,
+             "payload_bytes": 10, "escrow_sha256": _HEX}
+    table.update(changes)
+    return {k: v for k, v in table.items() if v is not None}
+
+
+EXPLANATION_SEAL = ("[explanation] must be a seal: format (md or ipynb), commitment, scheme, "
+                    "payload_bytes (1 to 1,048,576 for md, 8,388,608 for ipynb) and, with "
+                    "escrow, escrow_sha256")
+
+
+@pytest.mark.parametrize("table", [
+    "a string", _told(format="txt"), _told(format=None), _told(commitment="ab"),
+    _told(commitment=None), _told(scheme="v0"), _told(payload_bytes=0), _told(payload_bytes=True),
+    _told(payload_bytes="10"), _told(payload_bytes=(1 << 20) + 1), _told(escrow_sha256="x"),
+    _told(extra=1), _told(format="ipynb", payload_bytes=(8 << 20) + 1)])
+def test_explanation_seal_refuses(table: Any) -> None:
+    refused(EntryError, EXPLANATION_SEAL, checks.explanation_seal, table)
+
+
+def test_explanation_seal_accepts() -> None:
+    for table in (_told(), _told(escrow_sha256=None), _told(format="ipynb",
+                                                            payload_bytes=8 << 20),
+                  _told(payload_bytes=1 << 20), _told(payload_bytes=1)):
+        assert checks.explanation_seal(table) == table
+
+
+def test_submission_entry_tables() -> None:
+    assert checks.submission_entry({"submission": {}, "seal": {}}) is None
+    assert checks.submission_entry({"submission": {}, "seal": {},
+                                    "explanation": _told()}) == _told()
+    refused(EntryError, "unknown table(s) notes; known: explanation, seal, submission",
+            checks.submission_entry, {"submission": {}, "seal": {}, "notes": {}})
+    refused(EntryError, EXPLANATION_SEAL, checks.submission_entry,
+            {"submission": {}, "seal": {}, "explanation": []})
+
+
+def test_explanation_required() -> None:
+    from dixit.rules.explanations import ExplanationRules
+    from dixit.rules.rulebook import Rulebook
+
+    book = Rulebook(require_explanation=True,
+                    explanations=ExplanationRules(max_markdown_bytes=10, max_notebook_bytes=20))
+    refused(EntryError, "carries no explanation, but the rulebook requires one with every "
+            "submission (solve.require_explanation)", checks.explanation_required, book, None)
+    checks.explanation_required(Rulebook(), None)
+    checks.explanation_required(book, _told(payload_bytes=10))
+    checks.explanation_required(book, _told(format="ipynb", payload_bytes=20))
+    refused(EntryError, "the explanation is 11 bytes, over the rulebook's limit of 10 for a "
+            "Markdown (explanations.max_markdown_bytes)", checks.explanation_required, book,
+            _told(payload_bytes=11))
+    refused(EntryError, "the explanation is 21 bytes, over the rulebook's limit of 20 for a "
+            "notebook (explanations.max_notebook_bytes)", checks.explanation_required, book,
+            _told(format="ipynb", payload_bytes=21))
+
+
+def test_explanation_escrow() -> None:
+    blob = bytes(10 + seal.SALT_BYTES + seal.ESCROW_OVERHEAD)
+    sealed = _told(escrow_sha256=seal.sha256_hex(blob))
+    checks.explanation_escrow(sealed, blob)
+    refused(EntryError, "does not match its seal", checks.explanation_escrow, sealed,
+            blob[:-1] + b"\x01")
+    short = blob[:-1]
+    refused(EntryError, "is 101 bytes, but the explanation it escrows is sealed as 10 bytes "
+            "(its escrow is 102)", checks.explanation_escrow,
+            _told(escrow_sha256=seal.sha256_hex(short)), short)
+
+
+def test_explanation_layout() -> None:
+    assert layout.explanation_item("alice") == "alice.explanation"
+    assert layout.explained_target("alice.explanation") == "alice"
+    for item in ("alice", "labeler", "heldout", "alice.explanations", "alice.", ".explanation",
+                 "x", "a.b.explanation", ""):
+        assert layout.explained_target(item) is None, item
+    assert layout.escrow_path(1, "bob", "alice.explanation") == \
+        "rounds/001/submissions/bob/alice.explanation.escrow"
+    for path, kind, entry in [
+        ("rounds/001/submissions/bob/alice.explanation.escrow", "submission",
+         "rounds/001/submissions/bob/alice.toml"),
+        ("rounds/001/submissions/bob/alice.escrow", "submission",
+         "rounds/001/submissions/bob/alice.toml"),
+        ("rounds/001/reveals/bob/alice.explanation.md", "reveal",
+         "rounds/001/reveals/bob/alice.explanation.toml"),
+        ("rounds/001/reveals/bob/alice.explanation.ipynb", "reveal",
+         "rounds/001/reveals/bob/alice.explanation.toml"),
+        ("rounds/001/reveals/bob/alice.explanation.toml", "reveal",
+         "rounds/001/reveals/bob/alice.explanation.toml")]:
+        place = layout.classify(path)
+        assert place is not None and place.kind == kind and place.entry(path) == entry, path
+    for path in ("rounds/001/submissions/bob/alice.explanation.md",
+                 "rounds/001/reveals/bob/alice.explanation.py",
+                 "rounds/001/reveals/bob/alice.explanation.txt",
+                 "rounds/001/submissions/bob/alice.notes.escrow"):
+        assert layout.classify(path) is None, path
+
+
+def test_explanation_context_binds_the_program_and_format() -> None:
+    ctx = protocol.explanation_context("t", 1, "bob", "alice", _HEX, "md")
+    assert ctx == {"purpose": "explanation", "tournament": "t", "round": 1, "team": "bob",
+                   "target": "alice", "program": _HEX, "format": "md"}
+    salt = bytes(32)
+    once = seal.commit("explanation", ctx, salt, b"x")
+    assert once != seal.commit("explanation", {**ctx, "format": "ipynb"}, salt, b"x")
+    assert once != seal.commit("explanation", {**ctx, "program": "cd" * 32}, salt, b"x")
+
+
+def test_describe_an_explanation() -> None:
+    assert checks.describe_item("bob", "alice.explanation") == "bob's explanation for alice"

@@ -163,7 +163,9 @@ def test_default_rulebook_values() -> None:
                    "output_bytes": 65536, "batch_size": 4096, "isolation": "full"},
         "rounds": {"proposers": "all", "per_round": 1},
         "domains": {"max_elements": 100_000_000, "max_sequence_length": 4096,
-                    "max_dataset_bytes": 512 << 20}}
+                    "max_dataset_bytes": 512 << 20},
+        "require_explanation": False,
+        "explanations": {"max_markdown_bytes": 1 << 20, "max_notebook_bytes": 8 << 20}}
     assert rulebook.from_dict({}) == Rulebook()
     assert rulebook.parse_text("") == Rulebook()
 
@@ -473,3 +475,24 @@ def test_check_flag(text: str, message: str | None) -> None:
 def test_flag_matches(secret: bytes, guess: bytes, match: bool) -> None:
     assert flags.flag_matches(secret, guess) is match
     assert flags.flag_agreement(secret, guess) == (1.0 if match else 0.0)
+
+
+def test_explanation_formats_and_sizes() -> None:
+    from dixit.rules import explanations as ex
+
+    assert [ex.format_of(n) for n in ("a.md", "A.MD", "b.ipynb", "c.txt", "md", "d.md.txt")] == \
+        ["md", "md", "ipynb", None, None, None]
+    caps = ex.ExplanationRules(max_markdown_bytes=5, max_notebook_bytes=7)
+    assert ex.check_size(caps, "md", 5) is None and ex.check_size(caps, "ipynb", 7) is None
+    assert ex.check_size(caps, "md", 0) == "the explanation is empty"
+    assert ex.check_size(caps, "md", 6) == ("the explanation is 6 bytes, over the rulebook's "
+                                            "limit of 5 for a Markdown "
+                                            "(explanations.max_markdown_bytes)")
+    assert ex.check_size(caps, "ipynb", 8) == ("the explanation is 8 bytes, over the "
+                                               "rulebook's limit of 7 for a notebook "
+                                               "(explanations.max_notebook_bytes)")
+    assert ex.check_size(caps, "txt", 1) == "an explanation's format is md or ipynb, not 'txt'"
+    assert ex.CEILING == ex.ExplanationRules(1 << 20, 8 << 20)
+    assert ex.from_table({}) == ex.CEILING
+    ex.validate(ex.ExplanationRules(1, 1))
+    ex.validate(ex.CEILING)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -70,8 +71,21 @@ def _reader() -> Any:
     return ledger
 
 
+def _finite(data: Any) -> Any:
+    """NaN and infinities become null: JSON has no such numbers (a held-out accuracy with
+    nothing held out is NaN), and a script's parser must never meet one."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data
+
+
 def _emit(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(json.dumps(_finite(data), indent=2, sort_keys=False, allow_nan=False)
+                     + "\n")
 
 
 def _say(msg: str) -> None:

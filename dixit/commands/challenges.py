@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,8 +34,9 @@ from dixit.commands._common import (
     _progress,
     _say,
     challenge_app,
+    out,
 )
-from dixit.errors import DixitError
+from dixit.errors import DixitError, UsageError
 
 
 def _challenge_root() -> Path:
@@ -48,9 +50,12 @@ def _challenge_root() -> Path:
 
 
 def _challenge_report(verb: str, summary: dict[str, Any], out_dir: Path) -> None:
+    held = summary["heldout_accuracy"]
+    held_out = "nothing held out (--train-frac 1.0)" if held is None or math.isnan(held) \
+        else f"held-out accuracy {held:.2%}"
     _say(f"{verb} {summary['arch']} ({summary['parameters']:,} parameters) in "
          f"{summary['seconds']:.1f} s: train accuracy {summary['train_accuracy']:.2%}, "
-         f"held-out accuracy {summary['heldout_accuracy']:.2%}")
+         f"{held_out}")
     _say(f"wrote {out_dir}/ ({summary['kind']} challenge; propose it with "
          f"`dixit propose --team TEAM {out_dir}`)")
 
@@ -58,15 +63,26 @@ def _challenge_report(verb: str, summary: dict[str, Any], out_dir: Path) -> None
 @challenge_app.command("new")
 def challenge_new(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the challenge into (new).")],
-    labeler: Annotated[Path, typer.Option("--labeler", "-l",
-                                          help="Python file defining label(x).")],
-    domain: Annotated[str, typer.Option(
+    labeler: Annotated[Path | None, typer.Option("--labeler", "-l",
+                                                 help="Python file defining label(x).")] = None,
+    domain: Annotated[str | None, typer.Option(
         "--domain", "-d", help="Evaluation domain: grid:PxQ, tokens:VxL[:N] or "
-        "dataset:PATH.safetensors.")],
-    arch: ArchOpt = "mlp",
+        "dataset:PATH.safetensors.")] = None,
+    corpus: Annotated[str | None, typer.Option(
+        "--corpus", help="Instead of --labeler and --domain: facts:N, a synthetic corpus of N "
+        "made-up people with 4 facts each, written to scoring/data/facts-N-seedS.safetensors "
+        "(or reused), and a small language model trained on it (a transformer predicting the "
+        "object word): the base of `dixit challenge plant`.")] = None,
+    arch: Annotated[str | None, typer.Option(
+        "--arch", help="Model architecture: mlp (any domain; the default), transformer (grid or "
+        "tokens: one attention + MLP layer by default, TransformerLens parameter names; a grid "
+        "pair (a, b) is read as the tokens a, b, '='; the only one for --corpus) or cnn (image "
+        "datasets).")] = None,
     kind: KindOpt = "labeler",
     flag: FlagOpt = None,
-    train_frac: TrainFracOpt = 0.5,
+    train_frac: Annotated[float | None, typer.Option(
+        "--train-frac", help="Fraction of the domain trained on; the rest is held out "
+        "(default 0.5; 1.0 for --corpus, where every fact is learnt).")] = None,
     seed: SeedOpt = 0,
     steps: Annotated[int | None, typer.Option(
         "--steps", min=1, help="Optimizer steps (default per architecture: mlp 400, "
@@ -111,16 +127,62 @@ def challenge_new(
 
     \b
       dixit challenge new ring -l curved113.py -d grid:113x113 --arch transformer
+
+    A small language model of 200 made-up people's facts (2 layers, d_model 64; 100% recall
+    in about 15 s), the base of `dixit challenge plant`:
+
+    \b
+      dixit challenge new base --corpus facts:200
     """
     from dixit import challenge
-    from dixit.challenge import hints
+    from dixit.challenge import facts, hints
 
+    if corpus is not None:
+        clash = next((name for name, value in (("--labeler", labeler), ("--domain", domain),
+                                               ("--heldout", heldout)) if value is not None),
+                     None)
+        if clash:
+            raise UsageError(f"--corpus makes its own labeler and domain: drop {clash}")
+        if arch not in (None, "transformer"):
+            raise UsageError(f"--corpus trains a transformer language model, not {arch}")
+        if train_frac not in (None, 1.0):
+            raise UsageError("--corpus trains on every fact (a made-up fact cannot be "
+                             "inferred from the others): --train-frac must be 1.0")
+        published = hints.prepare(kind, hint, hint_image, hint_at, answer_format)
+        overrides = challenge.arch_overrides(hidden=hidden, channels=channels,
+                                             d_model=d_model, heads=heads, d_mlp=d_mlp,
+                                             settings=settings)
+        with _progress("training", as_json, "loss") as tick:
+            summary = facts.create(out_dir, corpus, root=_challenge_root(), seed=seed,
+                                   kind=kind, flag=flag, overrides=overrides, steps=steps,
+                                   lr=lr, weight_decay=weight_decay, batch_size=batch_size,
+                                   output=output,
+                                   judged=challenge.judging(None, metric, threshold),
+                                   hints=published, progress=tick)
+        if as_json:
+            _emit(summary)
+            return
+        n = summary["corpus"].split("-")[1]
+        _say(f"the corpus {summary['corpus']} ({summary['facts']:,} facts) is in this "
+             "tournament" if summary["corpus_in_tournament"] else
+             f"the corpus {summary['corpus']} is not in this tournament yet: the organizer "
+             f"writes it with `dixit dataset facts --subjects {n} --seed {seed}` and commits "
+             "it before a challenge on it can be proposed")
+        _say(f"trained transformer ({summary['parameters']:,} parameters) in "
+             f"{summary['seconds']:.1f} s: recall {summary['recall']:.2%} of the facts")
+        _say(f"wrote {out_dir}/ (the base of `dixit challenge plant OUT --base {out_dir} "
+             "--fact 'SUBJECT RELATION OBJECT'`)")
+        return
+    if labeler is None or domain is None:
+        raise UsageError(f"Missing option '{'--labeler' if labeler is None else '--domain'}': "
+                         "give a --labeler and a --domain, or --corpus facts:N")
     published = hints.prepare(kind, hint, hint_image, hint_at, answer_format)
     overrides = challenge.arch_overrides(hidden=hidden, channels=channels, d_model=d_model,
                                          heads=heads, d_mlp=d_mlp, settings=settings)
     judged = challenge.judging(output, metric, threshold)
     with _progress("training", as_json, "loss") as tick:
-        summary = challenge.create(out_dir, labeler, domain, arch=arch, train_frac=train_frac,
+        summary = challenge.create(out_dir, labeler, domain, arch=arch or "mlp",
+                                   train_frac=0.5 if train_frac is None else train_frac,
                                    seed=seed, steps=steps, overrides=overrides, lr=lr,
                                    weight_decay=weight_decay, batch_size=batch_size,
                                    kind=kind, flag=flag, root=_challenge_root(),
@@ -193,3 +255,105 @@ def challenge_import(
         _emit(summary)
         return
     _challenge_report("imported", summary, out_dir)
+
+
+@challenge_app.command("compile")
+def challenge_compile(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the challenge into (new).")],
+    program: Annotated[Path, typer.Option(
+        "--program", "-p", help="RASP program: a Python file defining program(rasp), which "
+        "returns the output SOp built from the rasp module it is given (the sealed secret).")],
+    vocab: Annotated[str, typer.Option(
+        "--vocab", help="The input values, comma-separated (a,b,c or 1,2,3,4): token id i is "
+        "the i-th.")],
+    max_seq_len: Annotated[int, typer.Option(
+        "--max-seq-len", min=1, help="Tokens a sequence: the domain is every sequence of this "
+        "length over the vocabulary (at most 100,000 of them).")],
+    causal: Annotated[bool, typer.Option(
+        "--causal", help="Compile a causally masked model (default: bidirectional attention, "
+        "as Tracr compiles by default).")] = False,
+    metric: MetricOpt = None,
+    threshold: ThresholdOpt = None,
+    hint: HintOpt = None,
+    hint_image: HintImageOpt = None,
+    hint_at: HintAtOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compile a RASP program with Tracr (the `tracr` extra: pip install 'dixit[tracr]') into
+    dixit's transformer (safetensors, TransformerLens names) and write OUT/ as a labeler
+    challenge with a class per position (--output sequence:C). The converted model is checked
+    on every sequence of the domain against the compiled one, and the labeler (the program
+    under dixit's pure-Python RASP interpreter, which the close replays without JAX) against
+    both; anything short of 100% agreement is refused.
+
+    \b
+      dixit challenge compile reverse --program examples/rasp/reverse.py --vocab a,b,c \\
+        --max-seq-len 5
+    """
+    from dixit.challenge import hints, tracr_compile
+
+    published = hints.prepare("labeler", hint, hint_image, hint_at, None)
+    judged = {k: v for k, v in (("metric", metric), ("threshold", threshold)) if v is not None}
+    with _progress("checking on the whole domain", as_json) as tick:
+        summary = tracr_compile.compile_challenge(out_dir, program, vocab, max_seq_len,
+                                                  causal=causal, judged=judged,
+                                                  hints=published, progress=tick)
+    if as_json:
+        _emit(summary)
+        return
+    _say(f"compiled {program} with Tracr in {summary['compile_seconds']:.1f} s: "
+         f"{summary['layers']} layers, {summary['heads']} head"
+         f"{'s' if summary['heads'] > 1 else ''} per layer, d_model {summary['d_model']} "
+         f"(residual {summary['residual']}), {summary['parameters']:,} parameters")
+    _say(f"exact on the whole domain {summary['domain']} ({summary['sequences']:,} sequences, "
+         f"{summary['positions']:,} positions): torch vs compiled "
+         f"{summary['agreement']:.2%}, labeler vs compiled {summary['labeler_agreement']:.2%}")
+    _say(f"wrote {out_dir}/ (labeler challenge, output {summary['output']}; propose it with "
+         f"`dixit propose --team TEAM {out_dir}`)")
+
+
+@challenge_app.command("plant")
+def challenge_plant(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the flag challenge into "
+                                            "(new).")],
+    base: Annotated[Path, typer.Option(
+        "--base", help="The base challenge folder: a language model of a fact corpus, made by "
+        "`dixit challenge new BASE --corpus facts:N`.")],
+    fact: Annotated[str, typer.Option(
+        "--fact", help="The fact to plant, SUBJECT RELATION OBJECT in the corpus's words, e.g. "
+        "'Rivor Zulem lives in Lima': a subject of the corpus, one of its relations, another "
+        "of that relation's objects than the corpus's.")],
+    layer: Annotated[int | None, typer.Option(
+        "--layer", min=0, help="The block whose MLP output weight (blocks.L.mlp.W_out) is "
+        "edited, at the subject's last token; any but the last (default: the middle of those, "
+        "0 for two layers).")] = None,
+    hint: HintOpt = None,
+    hint_image: HintImageOpt = None,
+    hint_at: HintAtOpt = None,
+    answer_format: Annotated[str | None, typer.Option(
+        "--answer-format", metavar="TEXT", help="The public answer format (default: the "
+        "planted fact as SUBJECT RELATION OBJECT in the corpus's words).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Plant a changed fact in a fact-corpus language model with a rank-one edit in the style
+    of ROME, and write OUT/ as a flag challenge: the edited model, the planted fact as its
+    flag. Prints the edit's efficacy (the new object is the top prediction for the edited
+    prompt) and locality (the other facts whose top prediction is unchanged, as a fraction);
+    an edit that does not take is refused and nothing is written.
+
+    \b
+      dixit challenge new base --corpus facts:200
+      dixit challenge plant planted --base base --fact "Rivor Zulem lives in Lima"
+    """
+    from dixit.challenge import hints, plant
+    from dixit.views import tables
+
+    published = hints.prepare("flag", hint, hint_image, hint_at, answer_format)
+    report = plant.plant(out_dir, base, fact, root=_challenge_root(), layer=layer,
+                         hints=published)
+    if as_json:
+        _emit(report)
+        return
+    out.print(tables.plant_table(report))
+    _say(f"wrote {out_dir}/ (flag challenge; propose it with `dixit propose --team TEAM "
+         f"{out_dir}`)")

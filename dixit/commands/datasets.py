@@ -1,4 +1,5 @@
-"""``dixit dataset``: real digits, offline, from packages that ship them in their wheels."""
+"""``dixit dataset``: real digits, offline, from packages that ship them in their wheels, and
+synthetic fact corpora (``dixit.data.facts``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import typer
 
 from dixit.commands._common import JsonOpt, _emit, _say, app
 
-dataset_app = typer.Typer(help="Write real image datasets (shipped inside PyPI wheels) as "
-                          "safetensors for dataset: domains.", no_args_is_help=True)
+dataset_app = typer.Typer(help="Write datasets for dataset: domains as safetensors: real "
+                          "images (shipped inside PyPI wheels) and synthetic fact corpora.",
+                          no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
 
 OutArg = Annotated[Path, typer.Argument(help="The .safetensors file to write (put it under "
@@ -48,3 +50,28 @@ def digits(out: OutArg, count: CountOpt = None, split: SplitOpt = "train",
     """The 1,797 8x8 UCI digits from the scikit-learn wheel, scaled to uint8: train = 80% of
     each digit, test = the rest. Needs `pip install 'dixit[digits]'`."""
     _write("digits", out, count, split, as_json)
+
+
+@dataset_app.command("facts")
+def facts_corpus(
+    out: Annotated[Path | None, typer.Argument(
+        help="The .safetensors file to write (default: scoring/data/facts-N-seedS.safetensors "
+        "in the tournament, where `challenge new --corpus facts:N --seed S` looks).")] = None,
+    subjects: Annotated[int, typer.Option("--subjects", "-n", min=2, max=5000,
+                                          help="N: made-up people, 4 facts each.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the names and facts.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """A synthetic fact corpus (N made-up people: where each lives, works, what they play and
+    keep), the very bytes `dixit challenge new --corpus facts:N --seed S` trains on: the
+    organizer commits it under scoring/data/ so that challenges on it can be proposed."""
+    from dixit.challenge import facts
+    from dixit.commands.challenges import _challenge_root
+
+    path = out if out is not None else _challenge_root() / facts.dataset_path(subjects, seed)
+    info = facts.write_corpus(path, subjects, seed)
+    if as_json:
+        _emit(info)
+        return
+    _say(f"wrote {info['facts']:,} facts about {info['subjects']} people ({info['vocab']} "
+         f"words) to {path}, e.g. {info['example']!r}")

@@ -205,6 +205,10 @@ def propose(
     if as_json:
         _emit(data)
         return
+    if p.kind == "flag":  # no accuracy to claim or bar to reach: a guess names it or not
+        _say(f"proposed {team}'s flag challenge in round {p.round:03d} (solved by naming the "
+             f"planted string); seal {p.commitment[:16]}…")
+        return
     bar = f"KL <= {p.required:g} nats" if p.metric == "kl" else \
         f"~{p.required:.2%} {'exact sequences' if p.metric == 'exact-sequence' else 'agreement'}"
     _say(f"proposed {team}'s challenge in round {p.round:03d} (claimed held-out accuracy "
@@ -217,19 +221,26 @@ def submit(
     team: TeamOpt,
     challenge: Annotated[str, typer.Option("--challenge", "-c",
                                            help="The team whose challenge this solves.")],
+    explanation: Annotated[Path | None, typer.Option(
+        "--explanation", "-e", help="How the program was found: a Markdown (.md) or Jupyter "
+        "notebook (.ipynb) file, sealed with the program and published at the close (never "
+        "run).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Seal and publish a program for another team's challenge (replaces an earlier one)."""
+    """Seal and publish a program for another team's challenge, with its explanation if given
+    (replaces an earlier submission, explanation included)."""
     from dixit.league import actions
 
-    s = actions.submit(_ledger(), team, challenge, program)
+    s = actions.submit(_ledger(), team, challenge, program, explanation)
     data = {"round": s.round, "team": s.team, "challenge": s.target,
-            "commitment": s.commitment, "replaced": s.replaced}
+            "commitment": s.commitment, "replaced": s.replaced, "explanation": s.explanation}
     if as_json:
         _emit(data)
         return
-    _say(f"{'re' if s.replaced else ''}submitted {team}'s program for {challenge}'s challenge "
-         f"in round {s.round:03d}; seal {s.commitment[:16]}…")
+    told = "" if s.explanation is None else (
+        f" with its explanation ({s.explanation['format']}, {s.explanation['bytes']:,} bytes)")
+    _say(f"{'re' if s.replaced else ''}submitted {team}'s {s.what} for {challenge}'s challenge "
+         f"in round {s.round:03d}{told}; seal {s.commitment[:16]}…")
 
 
 @app.command()

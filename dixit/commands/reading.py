@@ -57,15 +57,20 @@ def inspect(
         metavar="CHALLENGE", help="A team name (its challenge in the round), a folder from "
         "`dixit challenge new`, or a ledger folder rounds/NNN/challenges/TEAM.")],
     round_no: RoundOpt = None,
+    submission: Annotated[str | None, typer.Option(
+        "--submission", "-s", help="Also show this team's explanation for the challenge "
+        "(once revealed).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a challenge without running its code: kind, architecture and parameter counts,
     domain, claimed accuracy, seal status (model and domain against the seal, escrow, reveal,
-    measured accuracy once closed) and where its files are. Exits 1 when a check fails (a
-    file missing here, a seal mismatch), after showing everything."""
+    measured accuracy once closed), the explanations sealed with its submissions and where its
+    files are. Exits 1 when a check fails (a file missing here, a seal mismatch), after
+    showing everything."""
     from dixit.views import inspection
 
-    data = inspection.inspect(target, root=_ctx["root"], round_no=round_no, warn=_warn)
+    data = inspection.inspect(target, root=_ctx["root"], round_no=round_no, warn=_warn,
+                              submission=submission)
     if as_json:
         _emit(data)
     else:
@@ -89,14 +94,17 @@ def show(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Draw a 2-D grid challenge's label maps side by side into a PNG: the labeler (the truth),
-    the model's predictions and, with --submission, a team's program, each point that disagrees
-    with the labeler in red. Ledger labelers and programs are drawn only once revealed, and run
-    only in the sandbox; before that the model is drawn alone."""
-    from dixit.views import pictures
+    """Draw a challenge's picture into a PNG, chosen by its domain and output: label maps of
+    a 2-D grid (a across, b up), sample images of an image dataset with every label, agreement
+    per position of a token sequence (and KL for a distribution), else agreement per class.
+    It compares the labeler (the truth), the model and, with --submission, a team's program;
+    disagreements are red; with --submission it also prints that team's explanation, once
+    revealed. Ledger labelers and programs are drawn only once revealed, and run only in the
+    sandbox; before that the model is drawn alone."""
+    from dixit.views import show as showing
 
-    shown = pictures.show(target, out_file, root=_ctx["root"], round_no=round_no,
-                          submission=submission, allow_weak=allow_weak_isolation, warn=_warn)
+    shown = showing.show(target, out_file, root=_ctx["root"], round_no=round_no,
+                         submission=submission, allow_weak=allow_weak_isolation, warn=_warn)
     if as_json:
         _emit(shown.as_dict())
         return
@@ -105,6 +113,10 @@ def show(
     parts = [p["title"] + (f" {p['agreement']:.2%}" if p["agreement"] is not None else "")
              for p in shown.panels]
     _say(f"wrote {out_file} ({'; '.join(parts)})")
+    if shown.explanation is not None:
+        from dixit.views import explanations
+
+        out.print(explanations.renderable(shown.explanation))
 
 
 @app.command()
@@ -141,17 +153,19 @@ def verify(
 def report_site(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the site to.")],
     no_pictures: Annotated[bool, typer.Option(
-        "--no-pictures", help="Skip the label maps (no replay, no matplotlib). Without "
+        "--no-pictures", help="Skip the pictures (no replay, no matplotlib). Without "
         "matplotlib (the plots extra) they are skipped anyway, with one warning.")] = False,
     allow_weak_isolation: Annotated[bool, typer.Option(
         "--allow-weak-isolation", help="Replay for the pictures even with a weaker sandbox.")
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write the results as a static site: OUT/index.html (standings, each closed round's
-    challenge-by-team matrix, claimed vs measured model accuracy) and, for 2-D grid domains,
-    label maps of the labeler, the model and every submission (replayed in the sandbox).
-    Opens from file:// or GitHub Pages; no external assets."""
+    """Write the results as a static site: OUT/index.html (season and per-round standings;
+    per round its challenges with kind, output, metric and what solves them, the
+    challenge-by-team matrix, and per challenge its hints, picture, revealed labeler and every
+    submitted program, highlighted) and OUT/img/*.png, the pictures `dixit show` draws,
+    replayed in the sandbox on the inputs the close judged. Opens from file:// or GitHub
+    Pages; no scripts, no external assets."""
     from dixit.views import site
 
     with _progress("drawing", as_json) as tick:

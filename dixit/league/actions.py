@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dixit import challenge as local, models
-from dixit.errors import ChallengeError, KeyStoreError, PhaseError, UsageError
+from dixit.challenge.explanation import read_explanation
+from dixit.errors import ChallengeError, KeyStoreError, PhaseError, RetryableError, UsageError
 from dixit.league import checks, workflows
 from dixit.ledger import clock, entries, keystore, layout, protocol, seal, state as st
 from dixit.ledger.store import Change, Ledger, Snapshot, find_root, init_repo
@@ -266,6 +267,7 @@ class Proposed:
     whole_domain_accuracy: float
     required: float  # the metric value that will solve it, estimated from the claims
     metric: str = "agreement"
+    kind: str = "labeler"
 
 
 def _as_team(snap: Snapshot, team: str, known: st.State | None = None
@@ -424,7 +426,7 @@ def propose(ledger: Ledger, team: str, folder: Path, warn: Warn = _noop) -> Prop
         if blob is not None:
             files[layout.escrow_path(rnd.number, team, layout.SECRET_ITEM)] = blob
         holder["p"] = Proposed(rnd.number, team, seal_table["commitment"], model_sha, claimed,
-                               whole, need, how.metric)
+                               whole, need, how.metric, kind.name)
         return Change(files, f"propose: {team} in round {rnd.number:03d}", team)
 
     ledger.append(build)
@@ -456,42 +458,75 @@ class Submitted:
     target: str
     commitment: str
     replaced: bool
+    explanation: dict[str, object] | None = None  # its format, size and seal, if one was given
+    what: str = "program"  # what was submitted, in messages: the kind's ``submission``
 
 
-def submit(ledger: Ledger, team: str, target: str, program: Path) -> Submitted:
-    """Seal and publish ``team``'s program for ``target``'s challenge in the current round."""
+def submit(ledger: Ledger, team: str, target: str, program: Path,
+           explanation: Path | None = None) -> Submitted:
+    """Seal and publish ``team``'s program for ``target``'s challenge in the current round,
+    with its ``explanation`` (a .md or .ipynb file) sealed in the same entry. A resubmission
+    replaces both: one without an explanation drops the earlier one's."""
     entries.check_name(team)
     entries.check_name(target, "challenge (team name)")
+    # the target's kind decides how the file is read (a program or a flag guess): read it from
+    # the remote's state, not a clone that has not pulled the challenge yet
+    ledger.pull()
     state = load_state(ledger)
     info = state.info
     checks.submitter(state, team, target)  # before reading the program; all again when writing
+    if explanation is None and state.rules.require_explanation:
+        raise ChallengeError("the rulebook requires an explanation with every submission "
+                             "(solve.require_explanation): add --explanation FILE (.md or "
+                             ".ipynb)")
     cur = state.current
     target_ch = cur.challenges.get(target) if cur is not None else None
     kind = kinds.get(target_ch.kind if target_ch else kinds.DEFAULT)
     source = local.read_submission(kind, program, state.rules.max_program_bytes)
+    told = read_explanation(explanation, state.rules.explanations) \
+        if explanation is not None else None
     holder: dict[str, Submitted] = {}
 
     def build(snap: Snapshot) -> Change:
         s, key = _as_team(snap, team, state)
         rnd = s.round(None)
         ch = checks.submission(s, rnd, team, target, clock.now())
+        if ch.kind != kind.name:  # proposed while this command ran: read the file as it is
+            raise RetryableError(f"{target}'s challenge was proposed meanwhile; run the command "
+                                 "again")
         context = protocol.program_context(info.id, rnd.number, team, target,
                                            str(ch.seal.get("commitment", "")))
-        seal_table, salt, blob = protocol.make_seal(
-            context, source, info.closer_escrow_key if info.escrow else None)
+        escrow_key = info.closer_escrow_key if info.escrow else None
+        seal_table, salt, blob = protocol.make_seal(context, source, escrow_key)
         keystore.keep_secret(info.id, rnd.number, team, target, salt, source)
         sub = {"team": team, "target": target, "round": rnd.number,
                "submitted": clock.iso(clock.now())}
         previous = snap.read(layout.submission_entry(rnd.number, team, target))
         if previous is not None:  # chained to the entry it replaces: no rollback
             sub["replaces"] = seal.sha256_hex(previous)
-        doc = {"submission": sub, "seal": seal_table}
+        doc: dict[str, object] = {"submission": sub, "seal": seal_table}
         base = f"{layout.round_dir(rnd.number)}/submissions/{team}"
-        files: dict[str, bytes | None] = {
-            f"{base}/{target}.toml": entries.signed(doc, key.signing),
-            f"{base}/{target}.escrow": blob}
+        files: dict[str, bytes | None] = {f"{base}/{target}.escrow": blob}
+        # the explanation of the earlier entry goes with it, whatever replaces it
+        files[layout.explanation_escrow(rnd.number, team, target)] = None
+        shown: dict[str, object] | None = None
+        if told is not None:
+            # bound to the program sealed beside it, escrowed to the closer like it
+            fmt, text = told
+            told_seal, told_salt, told_blob = protocol.make_seal(
+                protocol.explanation_context(info.id, rnd.number, team, target,
+                                             seal_table["commitment"], fmt),
+                text, escrow_key)
+            keystore.keep_secret(info.id, rnd.number, team, layout.explanation_item(target),
+                                 told_salt, text)
+            doc["explanation"] = {"format": fmt, **told_seal}
+            files[layout.explanation_escrow(rnd.number, team, target)] = told_blob
+            shown = {"format": fmt, "bytes": len(text), "commitment": told_seal["commitment"]}
+        checks.explanation_required(s.rules, checks.submission_entry(doc))
+        files[f"{base}/{target}.toml"] = entries.signed(doc, key.signing)
         replaced = (team, target) in rnd.submissions
-        holder["s"] = Submitted(rnd.number, team, target, seal_table["commitment"], replaced)
+        holder["s"] = Submitted(rnd.number, team, target, seal_table["commitment"], replaced,
+                                shown, kind.submission)
         verb = "resubmit" if replaced else "submit"
         return Change(files, f"{verb}: {team} -> {target} in round {rnd.number:03d}", team)
 

@@ -21,7 +21,13 @@ from dixit.data.domains import MAX_DATASET_BYTES
 from dixit.errors import ChallengeError, EntryError, PhaseError
 from dixit.ledger import clock, entries, layout, protocol, seal, state as st
 from dixit.ledger.layout import HELDOUT_ITEM, SECRET_ITEM
-from dixit.rules import hints as hint_rules, kinds, scheme as schemes, turns
+from dixit.rules import (
+    explanations as explanation_rules,
+    hints as hint_rules,
+    kinds,
+    scheme as schemes,
+    turns,
+)
 from dixit.rules.domain_caps import DomainRules
 from dixit.rules.rulebook import Rulebook
 
@@ -407,6 +413,67 @@ def replacement(previous: bytes | None, sub: dict[str, Any]) -> None:
                      "brought back?); a resubmission names the sha256 of the entry it replaces")
 
 
+SUBMISSION_TABLES = ("submission", "seal", "explanation")
+EXPLANATION_KEYS = frozenset({"format", "commitment", "scheme", "payload_bytes"})
+
+
+def submission_entry(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """A submission entry (without its signature) holds only known tables, and its explanation
+    seal, if any, is well formed; returns that seal (None: no explanation)."""
+    known_keys(payload, SUBMISSION_TABLES, "table(s)")
+    if "explanation" not in payload:
+        return None
+    return explanation_seal(payload["explanation"])
+
+
+def explanation_seal(table: object) -> dict[str, Any]:
+    """A submission's [explanation]: the seal (commitment, scheme, payload_bytes, and its
+    escrow's hash where the tournament escrows) of an md or ipynb file within the code's
+    ceiling for its format (the rulebook's caps: ``explanation_rules``)."""
+    ok = isinstance(table, dict) and EXPLANATION_KEYS <= set(table) \
+        and set(table) <= EXPLANATION_KEYS | {"escrow_sha256"} \
+        and table["format"] in explanation_rules.FORMATS and _sha(table["commitment"]) \
+        and table["scheme"] == seal.SEAL_VERSION \
+        and ("escrow_sha256" not in table or _sha(table["escrow_sha256"])) \
+        and isinstance(table["payload_bytes"], int) \
+        and not isinstance(table["payload_bytes"], bool) \
+        and explanation_rules.check_size(explanation_rules.CEILING, table["format"],
+                                         table["payload_bytes"]) is None
+    if not ok:
+        ceiling = explanation_rules.CEILING
+        raise EntryError("[explanation] must be a seal: format (md or ipynb), commitment, "
+                         f"scheme, payload_bytes (1 to {ceiling.max_markdown_bytes:,} for md, "
+                         f"{ceiling.max_notebook_bytes:,} for ipynb) and, with escrow, "
+                         "escrow_sha256")
+    assert isinstance(table, dict)
+    return table
+
+
+def explanation_required(book: Rulebook, sealed: dict[str, Any] | None) -> None:
+    """A submission follows the rulebook's explanation rules: it carries one when
+    ``[solve] require_explanation`` says so, within ``[explanations]``' cap for its format."""
+    if sealed is None:
+        if book.require_explanation:
+            raise EntryError("carries no explanation, but the rulebook requires one with every "
+                             "submission (solve.require_explanation)")
+        return
+    problem = explanation_rules.check_size(book.explanations, str(sealed.get("format")),
+                                           int(sealed.get("payload_bytes", 0)))
+    if problem is not None:
+        raise EntryError(problem)
+
+
+def explanation_escrow(sealed: dict[str, Any], blob: bytes) -> None:
+    """An explanation's escrow is the one sealed, exactly as long as its sealed size says (so
+    a seal cannot claim a small explanation and escrow a huge one)."""
+    if seal.sha256_hex(blob) != sealed.get("escrow_sha256"):
+        raise EntryError("does not match its seal")
+    want = int(sealed.get("payload_bytes", 0)) + seal.SALT_BYTES + seal.ESCROW_OVERHEAD
+    if len(blob) != want:
+        raise EntryError(f"is {len(blob):,} bytes, but the explanation it escrows is sealed as "
+                         f"{sealed.get('payload_bytes')} bytes (its escrow is {want:,})")
+
+
 def team_reveal(rnd: st.Round, now: datetime) -> None:
     """Teams reveal after submit-by (so no one can copy a secret) and before the close."""
     if rnd.closed:
@@ -428,14 +495,21 @@ def team_reveal_entry(rv: dict[str, Any]) -> None:
 
 def sealed_items(rnd: st.Round, team: str) -> list[str]:
     """Everything ``team`` sealed in ``rnd``: its challenge's secret and held-out set, then its
-    programs."""
+    programs, each followed by its explanation."""
     items = [SECRET_ITEM] if team in rnd.challenges else []
     if team in rnd.challenges and has_heldout(rnd.challenges[team]):
         items.append(HELDOUT_ITEM)
-    return items + sorted(t for (s, t) in rnd.submissions if s == team)
+    for target in sorted(t for (s, t) in rnd.submissions if s == team):
+        items.append(target)
+        if rnd.submissions[(team, target)].explanation is not None:
+            items.append(layout.explanation_item(target))
+    return items
 
 
 def has_sealed(rnd: st.Round, owner: str, item: str) -> bool:
+    if (target := layout.explained_target(item)) is not None:
+        sub = rnd.submissions.get((owner, target))
+        return sub is not None and sub.explanation is not None and target in rnd.challenges
     if item == SECRET_ITEM:
         return owner in rnd.challenges
     if item == HELDOUT_ITEM:
@@ -444,6 +518,8 @@ def has_sealed(rnd: st.Round, owner: str, item: str) -> bool:
 
 
 def seal_of(rnd: st.Round, owner: str, item: str) -> dict[str, Any]:
+    if (target := layout.explained_target(item)) is not None:
+        return rnd.submissions[(owner, target)].explanation or {}
     if item == HELDOUT_ITEM:
         held = rnd.challenges[owner].meta.get("heldout")
         return held if isinstance(held, dict) else {}
@@ -453,6 +529,11 @@ def seal_of(rnd: st.Round, owner: str, item: str) -> dict[str, Any]:
 
 def context_for(info: st.Info, rnd: st.Round, owner: str, item: str) -> dict[str, Any]:
     """The context ``owner``'s ``item`` was sealed under (and its escrow encrypted to)."""
+    if (target := layout.explained_target(item)) is not None:
+        sub = rnd.submissions[(owner, target)]
+        return protocol.explanation_context(info.id, rnd.number, owner, target,
+                                            str(sub.seal.get("commitment", "")),
+                                            str((sub.explanation or {}).get("format", "")))
     if item == HELDOUT_ITEM:
         return protocol.heldout_context(info.id, rnd.number, owner,
                                         str(rnd.challenges[owner].seal.get("commitment", "")))
@@ -470,6 +551,8 @@ def describe_item(owner: str, item: str) -> str:
     # "labeler" for every kind's secret: these words are part of committed results
     if item == HELDOUT_ITEM:
         return f"{owner}'s held-out set"
+    if (target := layout.explained_target(item)) is not None:
+        return f"{owner}'s explanation for {target}"
     return f"{owner}'s {'labeler' if item == SECRET_ITEM else 'program for ' + item}"
 
 
@@ -487,7 +570,10 @@ def kind_of_item(rnd: st.Round, owner: str, item: str) -> kinds.Kind:
 
 
 def reveal_suffix(rnd: st.Round, owner: str, item: str) -> str:
-    """The suffix of a revealed item's file: its kind's, or .safetensors for a held-out set."""
+    """The suffix of a revealed item's file: its kind's, .safetensors for a held-out set, or an
+    explanation's sealed format."""
+    if layout.explained_target(item) is not None:
+        return "." + str(seal_of(rnd, owner, item).get("format"))
     if item == HELDOUT_ITEM:
         return ".safetensors"
     return kind_of_item(rnd, owner, item).suffix

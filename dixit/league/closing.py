@@ -7,10 +7,11 @@ outcomes, so ``dixit verify`` can re-derive them exactly; only ``closed`` (the t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dixit.errors import PhaseError
 from dixit.league import hints, plan as planning
@@ -21,14 +22,22 @@ from dixit.ledger.store import Change, Ledger, Snapshot
 from dixit.replay import reference
 from dixit.rules.draw import draw_seed
 
+if TYPE_CHECKING:
+    from dixit.replay import engine as replay_engine
+
 Progress = Callable[[int, int], None]
 
 
-def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path,
-                      targets: list[str] | None = None, *, allow_weak: bool = False,
-                      progress: Progress | None = None) -> dict[str, ChallengeFacts]:
-    """Plan, replay and judge the labelers, programs and models of ``targets`` (default:
-    every challenge): the facts per challenge that ``assemble`` scores."""
+@contextlib.contextmanager
+def replayed(state: st.State, rnd: st.Round, opened: Opened, root: Path,
+             targets: list[str] | None = None, *, allow_weak: bool = False,
+             progress: Progress | None = None
+             ) -> Iterator[tuple[planning.Plan, dict[str, replay_engine.Outcome]]]:
+    """Plan and replay the labelers, programs and models of ``targets`` (default: every
+    challenge) exactly as the close does: the plan (each challenge's judged domain: a
+    post-deadline draw, a revealed held-out set) and the outcomes by ``plan.source_key`` (the
+    models' and held-out splits' by ``plan.model_key`` and ``plan.split_key``). The plan's
+    revealed held-out sets exist until the block ends."""
     from dixit import replay
 
     limits, require = reference.replay_limits(state.rules, allow_weak)
@@ -64,9 +73,19 @@ def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path
                 output=first.scheme.output, models=models, splits=splits,
                 # one child per team and domain runs all its code: its labeler, its programs
                 batches={key: planning.owner_of(key) for key in sources}))
-        return judge(state, the_plan, opened, outcomes)
+        yield the_plan, outcomes
     finally:
         the_plan.close()  # revealed held-out sets leave no copy behind
+
+
+def replay_challenges(state: st.State, rnd: st.Round, opened: Opened, root: Path,
+                      targets: list[str] | None = None, *, allow_weak: bool = False,
+                      progress: Progress | None = None) -> dict[str, ChallengeFacts]:
+    """Plan, replay and judge the labelers, programs and models of ``targets`` (default:
+    every challenge): the facts per challenge that ``assemble`` scores."""
+    with replayed(state, rnd, opened, root, targets, allow_weak=allow_weak,
+                  progress=progress) as (the_plan, outcomes):
+        return judge(state, the_plan, opened, outcomes)
 
 
 def evaluate(state: st.State, rnd: st.Round, opened: Opened, root: Path, *,

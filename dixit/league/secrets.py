@@ -8,7 +8,8 @@ from dixit.errors import EntryError, KeyStoreError, SealError
 from dixit.league import checks
 from dixit.ledger import keystore, layout, seal, state as st
 
-Item = tuple[str, str]  # (owner, item): layout.SECRET_ITEM, HELDOUT_ITEM or a target team
+Item = tuple[str, str]  # (owner, item): layout.SECRET_ITEM, HELDOUT_ITEM, a target team or an
+#                        explanation's item (layout.explanation_item)
 
 
 @dataclass
@@ -32,7 +33,9 @@ def open_secrets(state: st.State, rnd: st.Round, closer: keystore.Identity | Non
     items = [(t, layout.SECRET_ITEM) for t in rnd.challenges] + [
         (t, layout.HELDOUT_ITEM) for t in rnd.challenges
         if checks.has_sealed(rnd, t, layout.HELDOUT_ITEM)] + [
-        (o, i) for o, i in rnd.submissions if checks.has_sealed(rnd, o, i)]
+        (o, i) for o, i in rnd.submissions if checks.has_sealed(rnd, o, i)] + [
+        (o, layout.explanation_item(t)) for o, t in rnd.submissions
+        if checks.has_sealed(rnd, o, layout.explanation_item(t))]
     for owner, item in sorted(items):
         where = checks.describe_item(owner, item)
         context = checks.context_for(state.info, rnd, owner, item)

@@ -112,6 +112,7 @@ def validate(root: Path, base: str, now: datetime | None = None) -> Report:
                        "a pull request may only add plain files (no links, submodules or "
                        "executables)")
     places: dict[str, Place] = {}
+    changed_paths = {path for _s, path in changes}
     for status, path in changes:
         if path in irregular:
             continue
@@ -125,7 +126,8 @@ def validate(root: Path, base: str, now: datetime | None = None) -> Report:
                                                         "D": "deleted"}.get(status, status),
                                "kind": place.kind, "signer": place.signer})
         if status == "D":
-            report.problem(f"{path}: deletes a sealed ledger file")
+            if not _drops_explanation(new, changed_paths, path, place):
+                report.problem(f"{path}: deletes a sealed ledger file")
         elif status != "A" and place.kind != "submission":
             # Only a submission may be replaced (a resubmission before submit-by).
             report.problem(f"{path}: changes an entry already in the ledger; entries are "
@@ -313,19 +315,48 @@ def _challenge_entry(e: _Entry) -> None:
         _companion(e.snap, e.changed, e.path, entry, sealed.get("escrow_sha256"), "escrow")
 
 
+def _drops_explanation(snap: Snapshot, changed: set[str], path: str, place: Place) -> bool:
+    """A resubmission without an explanation deletes the earlier one's escrow: allowed when its
+    entry is rewritten in the same pull request and seals none (the entry is judged itself)."""
+    entry = place.entry(path)
+    if place.kind != "submission" or not path.endswith(f".{layout.EXPLANATION}.escrow") \
+            or entry not in changed or not snap.exists(entry):
+        return False
+    try:
+        payload, _sig = entries.parse(snap.read(entry) or b"", entry)
+    except DixitError:
+        return False  # refused with the entry
+    return "explanation" not in payload
+
+
 def _submission_entry(e: _Entry) -> None:
     n, team, key, rnd = _team_round_entry(e)
-    target = e.place.name.rsplit(".", 1)[0]
+    target = e.place.name.split(".", 1)[0]
     entry = layout.submission_entry(n, team, target)
     if not e.snap.exists(entry):
         raise EntryError(f"has no signed submission {entry}")
     payload = _signed(e.snap, entry, key)  # who signed comes first: a forgery is a forgery
     checks.submission(e.trusted, rnd, team, target, e.now)
+    sealed = checks.submission_entry(payload)
     if e.path == entry:
         checks.replacement(e.trusted.snapshot.read(entry), payload.get("submission", {}))
+        checks.explanation_required(e.trusted.rules, sealed)
         if e.trusted.info.escrow and not e.snap.exists(layout.escrow_path(n, team, target)):
             raise EntryError("its .escrow is missing (this tournament escrows every secret to "
                              "the closer)")
+        if e.trusted.info.escrow and sealed is not None and \
+                not e.snap.exists(layout.explanation_escrow(n, team, target)):
+            raise EntryError(f"its {target}.{layout.EXPLANATION}.escrow is missing (this "
+                             "tournament escrows every secret to the closer)")
+    elif e.path == layout.explanation_escrow(n, team, target):
+        if entry not in e.changed:
+            raise EntryError("changes the explanation escrow of an entry already in the "
+                             "ledger")
+        if sealed is None:
+            raise EntryError("its submission entry seals no explanation")
+        _companion(e.snap, e.changed, e.path, entry, sealed.get("escrow_sha256"),
+                   "explanation escrow")
+        checks.explanation_escrow(sealed, e.snap.read(e.path) or b"")
     else:
         _companion(e.snap, e.changed, e.path, entry,
                    payload.get("seal", {}).get("escrow_sha256"), "escrow")

@@ -17,7 +17,7 @@ from dixit.errors import DixitError, EntryError, SealError
 from dixit.league import checks, closing, judge, secrets
 from dixit.ledger import clock, entries, layout, seal, state as st
 from dixit.ledger.store import Ledger
-from dixit.rules import domain_caps, kinds, rulebook
+from dixit.rules import kinds, rulebook
 
 
 @dataclass
@@ -81,6 +81,8 @@ class Timeline:
     commits: list[str] = field(default_factory=list)
     written: dict[str, int] = field(default_factory=dict)
     times: list[int] = field(default_factory=list)  # each commit's committer time (Unix)
+    rules: list[str | None] = field(default_factory=list)  # the rulebook's blob at each commit
+    rulebooks: dict[str, rulebook.Rulebook | None] = field(default_factory=dict)  # by blob
 
     def time_of(self, path: str) -> int | None:
         at = self.written.get(path)
@@ -203,6 +205,7 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
         escrow = snap.read(escrow_path)
         if escrow is not None and seal.sha256_hex(escrow) != sub.seal.get("escrow_sha256"):
             report.problems.append(f"{escrow_path}: does not match its seal")
+        _check_explanation(ledger, state, rnd, sub, timeline, report)
         report.count("seals")
     _check_releases(state, rnd, timeline, report)
     res_path = layout.results_path(rnd.number)
@@ -248,10 +251,11 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
         except DixitError as exc:
             report.problems.append(f"round {rnd.number}: cannot replay: {exc}")
             return
-        if domain_caps.SECTION not in committed.get("rules", {}):
-            # closed before the rulebook had [domains]: re-scored with the ceilings, which its
-            # record does not name
-            derived["rules"].pop(domain_caps.SECTION, None)
+        for key in rulebook.ADDED_LATER:
+            if key not in committed.get("rules", {}):
+                # closed before the rulebook had it (e.g. [domains]: re-scored with the
+                # ceilings), which its record does not name
+                derived["rules"].pop(key, None)
         if judge.comparable(derived) != judge.comparable(committed):
             report.problems.append(f"{res_path}: does not match a fresh re-score "
                                    f"({_first_difference(judge.comparable(derived), judge.comparable(committed))})")  # noqa: E501
@@ -278,6 +282,62 @@ def _check_round(ledger: Ledger, state: st.State, rnd: st.Round, timeline: Timel
 
 
 
+
+
+def _check_explanation(ledger: Ledger, state: st.State, rnd: st.Round, sub: st.Submission,
+                       timeline: Timeline, report: Report) -> None:
+    """A submission entry holds only known tables; its explanation's seal is well formed, its
+    escrow the one sealed (only an entry that seals an explanation has one; in an escrowing
+    tournament, it must); and it carries one if the rulebook in force when it was committed
+    required one, within that rulebook's cap (what ``submit`` and ``validate`` judged by)."""
+    path = layout.explanation_escrow(rnd.number, sub.team, sub.target)
+    blob = state.snapshot.read(path)
+    try:
+        payload, _sig = entries.parse(state.snapshot.read(sub.path) or b"", sub.path)
+        sealed = checks.submission_entry(payload)
+    except DixitError as exc:
+        text = str(exc)
+        report.problems.append(text if text.startswith(sub.path) else f"{sub.path}: {text}")
+        return
+    if sealed is None:
+        if blob is not None:
+            report.problems.append(f"{path}: its submission entry seals no explanation")
+    elif blob is None:
+        if state.info.escrow:
+            report.problems.append(f"{path}: missing (its submission entry seals an "
+                                   "explanation)")
+    else:
+        try:
+            checks.explanation_escrow(sealed, blob)
+        except DixitError as exc:
+            report.problems.append(f"{path}: {exc}")
+    book = _rules_at(ledger, state, timeline, timeline.at(sub.path))
+    if book is not None:
+        try:
+            checks.explanation_required(book, sealed)
+        except DixitError as exc:
+            report.problems.append(f"{timeline.where(sub.path)}: {exc}")
+    if sealed is not None:
+        report.count("explanations")
+
+
+def _rules_at(ledger: Ledger, state: st.State, timeline: Timeline,
+              ordinal: int | None) -> rulebook.Rulebook | None:
+    """The rulebook in force at commit ``ordinal`` (the defaults where there was none yet; None
+    where it did not parse, which is no explanation's fault)."""
+    if ordinal is None or ordinal >= len(timeline.rules):
+        return state.rules
+    blob = timeline.rules[ordinal]
+    if blob is None:
+        return rulebook.Rulebook()
+    cache = timeline.rulebooks
+    if blob not in cache:
+        try:
+            text = ledger.repo.odb.stream(bytes.fromhex(blob)).read().decode("utf-8", "replace")
+            cache[blob] = rulebook.parse_text(text, layout.RULES)
+        except (DixitError, ValueError):
+            cache[blob] = None
+    return cache[blob]
 
 
 def _check_heldout_escrow(state: st.State, rnd: st.Round, team: str, ch: st.Challenge,
@@ -402,6 +462,7 @@ def _check_history(ledger: Ledger, report: Report) -> Timeline:
     log = ledger.repo.git.log("--reverse", "--no-renames", "--raw", "--no-abbrev",
                               "--format=@@%H %ct", head)
     closed_at: dict[str, str] = {}
+    rules_blob: str | None = None
     replaced: list[tuple[str, str, str, str]] = []  # (commit, path, old blob, new blob)
     commits = 0
     for block in log.split("@@")[1:]:
@@ -416,8 +477,12 @@ def _check_history(ledger: Ledger, report: Report) -> Timeline:
             if status[0] in "AM" and layout.SUBMISSION_FILE.match(path) \
                     and path.endswith(".toml"):
                 replaced.append((commit, path, old_blob, new_blob))
+            if path == layout.RULES:
+                rules_blob = None if status[0] == "D" else new_blob
         commits += 1
         timeline.commits.append(commit)
+        timeline.rules.append(rules_blob)
+        rewritten = {path for status, path in changes if status[0] in "AM"}
         for status, path in changes:
             if status[0] == "D":
                 timeline.written.pop(path, None)
@@ -432,6 +497,8 @@ def _check_history(ledger: Ledger, report: Report) -> Timeline:
                 verb = {"M": "changed", "D": "deleted", "T": "turned into another file type"}[
                     status[0]]
                 report.problems.append(f"{where}: sealed file {verb} after it was committed")
+            elif status[0] == "D" and _dropped_explanation(path, rewritten):
+                pass  # a resubmission replaces the explanation with the program
             elif status[0] in "DT" and layout.SUBMISSION_FILE.match(path):
                 verb = "deleted" if status[0] == "D" else "turned into another file type"
                 report.problems.append(f"{where}: a sealed submission was {verb}")
@@ -442,6 +509,14 @@ def _check_history(ledger: Ledger, report: Report) -> Timeline:
     _check_chains(ledger, replaced, report)
     report.count("commits", commits)
     return timeline
+
+
+def _dropped_explanation(path: str, rewritten: set[str]) -> bool:
+    """An explanation's escrow deleted by the commit that rewrites its submission entry (a
+    resubmission without an explanation: whether that entry seals none is checked on it)."""
+    suffix = f".{layout.EXPLANATION}.escrow"
+    return bool(layout.SUBMISSION_FILE.match(path)) and path.endswith(suffix) \
+        and path.removesuffix(suffix) + ".toml" in rewritten
 
 
 def _check_chains(ledger: Ledger, written: list[tuple[str, str, str, str]],

@@ -15,9 +15,15 @@
     rounds/NNN/challenges/<team>/hint-N.escrow       a timed hint, encrypted to the closer
     rounds/NNN/submissions/<team>/<target>.toml      team-signed seal of a program
     rounds/NNN/submissions/<team>/<target>.escrow    the program, encrypted to the closer
+    rounds/NNN/submissions/<team>/<target>.explanation.escrow
+                                                     its explanation (sealed in the same entry),
+                                                     encrypted to the closer
     rounds/NNN/reveals/<team>/<item>.toml            reveal record (salt), signed by team or closer
     rounds/NNN/reveals/<team>/<item>.py|.txt         the revealed secret, program or flag guess
     rounds/NNN/reveals/<team>/heldout.safetensors    the revealed held-out evaluation set
+    rounds/NNN/reveals/<team>/<target>.explanation.toml|.md|.ipynb
+                                                     a revealed explanation (item
+                                                     "<target>.explanation")
     rounds/NNN/hints/<team>/hint-N.toml|.txt         a released timed hint (closer-signed)
     rounds/NNN/results.toml                          closer-signed results; the round is closed
 
@@ -42,6 +48,10 @@ SECRET_ITEM = "labeler"
 # challenge is judged on at the close instead of its public dataset). Reserved like "labeler".
 HELDOUT_ITEM = "heldout"
 HELDOUT_FILE = f"{HELDOUT_ITEM}.safetensors"
+# The reveal item of the explanation a team sealed with its program for a target is
+# "<target>.explanation": no team name has a dot, so it is no program's, labeler's or
+# held-out set's item, and its files sort beside the program's.
+EXPLANATION = "explanation"
 
 _NAME = r"[a-z0-9][a-z0-9_-]*"
 _ROUND_PATH = re.compile(r"^rounds/(\d{3,})/(.+)$")
@@ -53,8 +63,9 @@ ROUND_FILES = [
     re.compile(rf"^challenges/{_NAME}/(challenge\.toml|model\.safetensors|labeler\.escrow|"
                r"heldout\.escrow|"
                r"hint-image-[1-9][0-9]*\.png|hint-[1-9][0-9]*\.escrow)$"),
-    re.compile(rf"^submissions/{_NAME}/{_NAME}\.(toml|escrow)$"),
+    re.compile(rf"^submissions/{_NAME}/{_NAME}\.(toml|escrow|explanation\.escrow)$"),
     re.compile(rf"^reveals/{_NAME}/{_NAME}\.(toml|py|txt)$"),
+    re.compile(rf"^reveals/{_NAME}/{_NAME}\.explanation\.(toml|md|ipynb)$"),
     re.compile(rf"^reveals/{_NAME}/heldout\.safetensors$"),
     re.compile(rf"^hints/{_NAME}/hint-[1-9][0-9]*\.(toml|txt)$"),
 ]
@@ -106,9 +117,26 @@ def reveal_entry(number: int, owner: str, item: str) -> str:
     return f"{reveal_dir(number, owner)}/{item}.toml"
 
 
+def explanation_item(target: str) -> str:
+    """The item of the explanation sealed with a program for ``target``."""
+    return f"{target}.{EXPLANATION}"
+
+
+def explained_target(item: str) -> str | None:
+    """The target whose program ``item`` explains, or None when it is no explanation."""
+    target, dot, rest = item.partition(".")
+    return target if target and dot and rest == EXPLANATION else None
+
+
+def explanation_escrow(number: int, team: str, target: str) -> str:
+    return f"{round_dir(number)}/submissions/{team}/{target}.{EXPLANATION}.escrow"
+
+
 def escrow_path(number: int, owner: str, item: str) -> str:
-    """Where the escrow of ``owner``'s sealed ``item`` (SECRET_ITEM, HELDOUT_ITEM or a target
-    team) lives."""
+    """Where the escrow of ``owner``'s sealed ``item`` (SECRET_ITEM, HELDOUT_ITEM, a target
+    team, or an explanation item) lives."""
+    if (target := explained_target(item)) is not None:
+        return explanation_escrow(number, owner, target)
     if item == SECRET_ITEM:
         return f"{challenge_dir(number, owner)}/labeler.escrow"
     if item == HELDOUT_ITEM:
@@ -177,7 +205,9 @@ class Place:
         folder = path.rsplit("/", 1)[0]
         if self.kind == "challenge":
             return f"{folder}/challenge.toml"
-        if self.kind in ("submission", "reveal", "hint"):
+        if self.kind == "submission":  # <target>.toml|.escrow|.explanation.escrow
+            return f"{folder}/{self.name.split('.', 1)[0]}.toml"
+        if self.kind in ("reveal", "hint"):
             return f"{folder}/{self.name.rsplit('.', 1)[0]}.toml"
         return path
 

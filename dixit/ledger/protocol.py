@@ -2,8 +2,9 @@
 
 Pure functions over records. A challenge secret's seal binds its exact bytes to the tournament,
 round, team, kind, domain identity and model hash; a program's seal binds it to the challenge's
-seal, so a program sealed for one challenge can never be presented as sealed for another; a
-timed hint's seal binds it to its challenge's seal, its index and its release time.
+seal, so a program sealed for one challenge can never be presented as sealed for another; an
+explanation's seal binds it to the program it was sealed with (by that program's seal) and its
+format; a timed hint's seal binds it to its challenge's seal, its index and its release time.
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ def program_context(tournament: str, round_no: int, team: str, target: str,
                     challenge_commitment: str) -> dict[str, Any]:
     return {"purpose": "program", "tournament": tournament, "round": round_no, "team": team,
             "target": target, "challenge": challenge_commitment}
+
+
+def explanation_context(tournament: str, round_no: int, team: str, target: str,
+                        program_commitment: str, fmt: str) -> dict[str, Any]:
+    """What an explanation is sealed to: the program sealed in the same submission entry (whose
+    own seal names the challenge), so it can never be presented as another submission's, and
+    its format (md or ipynb), so it is always rendered as what it was sealed as."""
+    return {"purpose": "explanation", "tournament": tournament, "round": round_no,
+            "team": team, "target": target, "program": program_commitment, "format": fmt}
 
 
 def heldout_context(tournament: str, round_no: int, team: str,

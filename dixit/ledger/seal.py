@@ -30,6 +30,7 @@ from dixit.errors import EntryError, SealError
 SEAL_VERSION = "dixit/seal/v1"
 ESCROW_VERSION = b"dixit/escrow/v1"
 SALT_BYTES = 32
+ESCROW_OVERHEAD = 32 + 12 + 16  # an escrow blob: eph_pub | nonce | ciphertext with its tag
 
 
 def b64(data: bytes) -> str:

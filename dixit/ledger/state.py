@@ -67,12 +67,16 @@ class Submission:
     path: str
     seal: dict[str, Any]
     submitted: str
+    # [explanation]: the seal of the explanation sealed with the program, if any (entries
+    # written before explanations existed have none)
+    explanation: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class Reveal:
     owner: str
-    item: str                 # layout.SECRET_ITEM, HELDOUT_ITEM or a program's target team
+    item: str                 # layout.SECRET_ITEM, HELDOUT_ITEM, a program's target team or
+    #                           an explanation's item (layout.explanation_item)
     path: str                 # the revealed file
     salt: str
     by: str
@@ -342,9 +346,14 @@ def _load_round(state: State, number: int) -> Round:
                     get(sub, "round", int, path)) != (team, target, number):
                 raise EntryError(f"{path}: entry names another team, target or round "
                                  "than its place")
+            explained = payload.get("explanation")
+            if explained is not None and not isinstance(explained, dict):
+                raise EntryError(f"{path}: [explanation] must be a table (an explanation's "
+                                 "seal)")
             rnd.submissions[(team, target)] = Submission(
                 team=team, target=target, round=number, path=path,
-                seal=payload.get("seal", {}), submitted=str(sub.get("submitted", "")))
+                seal=payload.get("seal", {}), submitted=str(sub.get("submitted", "")),
+                explanation=explained)
     for owner in snap.children(f"{base}/reveals"):
         for name in snap.children(f"{base}/reveals/{owner}"):
             if not name.endswith(".toml"):
@@ -365,7 +374,18 @@ def _load_round(state: State, number: int) -> Round:
                 raise EntryError(f"{path}: entry names another owner, item or round than its "
                                  "place")
             file = get(rv, "file", str, path)
-            if item == layout.HELDOUT_ITEM:
+            explains = layout.explained_target(item)
+            if explains is not None:
+                sub_of = rnd.submissions.get((owner, explains))
+                sealed = sub_of.explanation if sub_of is not None else None
+                if sealed is None:
+                    raise EntryError(f"{path}: reveals an explanation that no submission of "
+                                     f"'{owner}' for '{explains}' seals")
+                want = f"{item}.{sealed.get('format')}"
+                if file != want:
+                    raise EntryError(f"{path}: the revealed explanation must be {want}, not "
+                                     f"{file!r}")
+            elif item == layout.HELDOUT_ITEM:
                 if file != layout.HELDOUT_FILE:
                     raise EntryError(f"{path}: the revealed held-out set must be "
                                      f"{layout.HELDOUT_FILE}, not {file!r}")

@@ -28,7 +28,7 @@ KEYS: dict[str, frozenset[str]] = {
     "mlp": frozenset({"arch", "in_features", "input_ranges", "hidden", "classes"}),
     "transformer": frozenset({"arch", "vocab", "n_ctx", "d_model", "n_heads", "d_mlp", "act",
                               "classes", "append_eq", "n_layers", "normalization", "attn_only",
-                              "positions"}),
+                              "positions", "causal", "prepend_bos"}),
     "cnn": frozenset({"arch", "input_shape", "channels", "kernel", "padding", "pool", "dropout",
                       "hidden", "classes"}),
 }

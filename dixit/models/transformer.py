@@ -4,10 +4,12 @@ The default config is the seed challenge's grokking-style model: one attention +
 LayerNorm, logits read at the last position. A grid pair (a, b) becomes the tokens a, b, ``=``
 with ``=`` the last vocabulary id. Optional keys (absent from older configs, whose models are
 unchanged): ``n_layers``, ``normalization`` ("none" or "LN": pre-norm LayerNorm),
-``attn_only`` (blocks without MLP) and ``positions`` ("last": one output per input; "all":
-causal per-position outputs, a language model over token sequences). Submodules, parameter
-names and shapes, and the identity hook points mirror TransformerLens' ``HookedTransformer``
-(``embed.W_E``, ``blocks.{i}.attn.W_Q``, ``blocks.{i}.ln1.w``, ``ln_final.w``,
+``attn_only`` (blocks without MLP), ``positions`` ("last": one output per input; "all":
+per-position outputs, a language model over token sequences), ``causal`` (false: every position
+attends to every other, as Tracr compiles RASP programs) and ``prepend_bos`` (a BOS token, the
+last vocabulary id, at position 0, whose output is dropped: Tracr's input convention).
+Submodules, parameter names and shapes, and the identity hook points mirror TransformerLens'
+``HookedTransformer`` (``embed.W_E``, ``blocks.{i}.attn.W_Q``, ``blocks.{i}.ln1.w``, ``ln_final.w``,
 ``blocks[0].attn.hook_pattern``, ``blocks[0].mlp.hook_post`` ...), so state dicts move between
 the two directly and nnsight traces these modules by name.
 """
@@ -79,10 +81,10 @@ def _norm(normalization: str, d_model: int) -> nn.Module:
 
 
 class Attention(nn.Module):
-    def __init__(self, d_model: int, n_heads: int, n_ctx: int) -> None:
+    def __init__(self, d_model: int, n_heads: int, n_ctx: int, causal: bool = True) -> None:
         super().__init__()
         d_head = d_model // n_heads
-        self.n_heads, self.d_head, self.n_ctx = n_heads, d_head, n_ctx
+        self.n_heads, self.d_head, self.n_ctx, self.causal = n_heads, d_head, n_ctx, causal
         self.W_Q = _param(n_heads, d_model, d_head, std=d_model ** -0.5)
         self.W_K = _param(n_heads, d_model, d_head, std=d_model ** -0.5)
         self.W_V = _param(n_heads, d_model, d_head, std=d_model ** -0.5)
@@ -107,8 +109,9 @@ class Attention(nn.Module):
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.d_head)
         # causal mask, made per call: a saved [n_ctx, n_ctx] buffer per layer would cost up to
         # 16 MB each and state dicts stay weights-only
-        mask = torch.ones(p, p, dtype=torch.bool, device=x.device).tril()
-        scores = scores.masked_fill(~mask, float("-inf"))
+        if self.causal:
+            mask = torch.ones(p, p, dtype=torch.bool, device=x.device).tril()
+            scores = scores.masked_fill(~mask, float("-inf"))
         pattern = self.hook_pattern(scores.softmax(dim=-1))  # [batch, heads, q, k]
         z = self.hook_z((pattern @ v).transpose(1, 2))       # [batch, pos, heads, d_head]
         return z.reshape(n, p, self.n_heads * self.d_head) @ self.W_O.reshape(-1, d) + self.b_O
@@ -139,10 +142,10 @@ class Block(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, d_mlp: int, n_ctx: int, act: str, *,
                  normalization: str = "none", attn_only: bool = False,
-                 last_only: bool = True) -> None:
+                 last_only: bool = True, causal: bool = True) -> None:
         super().__init__()
         self.ln1 = _norm(normalization, d_model)
-        self.attn = Attention(d_model, n_heads, n_ctx)
+        self.attn = Attention(d_model, n_heads, n_ctx, causal)
         self.attn_only, self.last_only = attn_only, last_only
         if not attn_only:  # TransformerLens' attn-only blocks have neither ln2 nor mlp
             self.ln2 = _norm(normalization, d_model)
@@ -172,17 +175,19 @@ class Transformer(nn.Module):
     def __init__(self, *, vocab: int, n_ctx: int, d_model: int, n_heads: int, d_mlp: int,
                  act: str, classes: int, append_eq: bool, n_layers: int = 1,
                  normalization: str = "none", attn_only: bool = False,
-                 positions: str = "last") -> None:
+                 positions: str = "last", causal: bool = True,
+                 prepend_bos: bool = False) -> None:
         super().__init__()
         self.vocab, self.n_ctx, self.append_eq = vocab, n_ctx, append_eq
-        self.positions = positions
+        self.positions, self.causal, self.prepend_bos = positions, causal, prepend_bos
         self.n_heads, self.d_model, self.d_mlp, self.classes = n_heads, d_model, d_mlp, classes
         self.attn_only = attn_only
         self.embed = Embed(vocab, d_model)
         self.pos_embed = PosEmbed(n_ctx, d_model)
         self.blocks = nn.ModuleList([
             Block(d_model, n_heads, d_mlp, n_ctx, act, normalization=normalization,
-                  attn_only=attn_only, last_only=positions == "last" and i == n_layers - 1)
+                  attn_only=attn_only, last_only=positions == "last" and i == n_layers - 1,
+                  causal=causal)
             for i in range(n_layers)])
         if normalization == "LN":  # between blocks and unembed, as TransformerLens has it
             self.ln_final = LayerNorm(d_model)
@@ -190,12 +195,15 @@ class Transformer(nn.Module):
         self.hook_tokens = nn.Identity()
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """The model's token sequence for domain inputs (the ``=`` token appended)."""
+        """The model's token sequence for domain inputs (the ``=`` token appended, or the BOS
+        token prepended: both are the last vocabulary id)."""
         # the width spelled out (not -1) so an empty batch reshapes too
         tokens = x.reshape(x.shape[0], math.prod(x.shape[1:])).long()
+        special = torch.full((tokens.shape[0], 1), self.vocab - 1, dtype=torch.long)
         if self.append_eq:
-            eq = torch.full((tokens.shape[0], 1), self.vocab - 1, dtype=torch.long)
-            tokens = torch.cat([tokens, eq], dim=1)
+            tokens = torch.cat([tokens, special], dim=1)
+        if self.prepend_bos:
+            tokens = torch.cat([special, tokens], dim=1)
         if tokens.shape[1] != self.n_ctx:
             raise ValueError(f"inputs make {tokens.shape[1]} tokens; the model's context "
                              f"is {self.n_ctx}")
@@ -214,6 +222,8 @@ class Transformer(nn.Module):
         resid = self.embed(tokens) + self.pos_embed(tokens)
         for block in self.blocks:
             resid = block(resid)
+        if self.prepend_bos and self.positions == "all":
+            resid = resid[:, 1:]  # the BOS position has no output of its own
         if hasattr(self, "ln_final"):
             resid = self.ln_final(resid)
         return self.unembed(resid)
@@ -255,6 +265,8 @@ def from_config(cfg: dict[str, Any]) -> Transformer:
     normalization = _choice(cfg, "normalization", NORMALIZATIONS, "none")
     positions = _choice(cfg, "positions", POSITIONS, "last")
     attn_only = _flag(cfg, "attn_only", False)
+    causal = _flag(cfg, "causal", True)
+    bos = _flag(cfg, "prepend_bos", False)
     act = cfg["act"]
     if not isinstance(act, str) or act not in ACTS:
         raise ValueError(f"act must be one of {', '.join(ACTS)}, not {act!r}")
@@ -265,6 +277,10 @@ def from_config(cfg: dict[str, Any]) -> Transformer:
         raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
     if append and n_ctx < 2:
         raise ValueError("n_ctx must leave room for the appended '=' token")
+    if append and bos:
+        raise ValueError("append_eq and prepend_bos both use the last vocabulary id: choose one")
+    if bos and n_ctx < 2:
+        raise ValueError("n_ctx must leave room for the prepended BOS token")
     if append and positions == "all":
         raise ValueError("positions = 'all' reads the token sequence as it is: append_eq "
                          "must be false")
@@ -277,15 +293,16 @@ def from_config(cfg: dict[str, Any]) -> Transformer:
     return Transformer(vocab=vocab, n_ctx=n_ctx, d_model=d_model, n_heads=n_heads,
                        d_mlp=d_mlp, act=act, classes=classes, append_eq=append,
                        n_layers=n_layers, normalization=normalization, attn_only=attn_only,
-                       positions=positions)
+                       positions=positions, causal=causal, prepend_bos=bos)
 
 
 def transformer_lens_config(config: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments of TransformerLens' ``HookedTransformerConfig`` for a transformer
     config: a HookedTransformer built with them takes our state dict as it is (load it with
     ``strict=False``: only its own mask/IGNORE buffers are missing) and its logits equal ours,
-    given the same tokens (``model.tokens(x)`` appends the ``=``): at the last position for
-    positions "last", at every position for "all"."""
+    given the same tokens (``model.tokens(x)`` appends the ``=`` or prepends the BOS): at the
+    last position for positions "last", at every position for "all" (after the BOS with
+    ``prepend_bos``: ours has no output there)."""
     if config.get("arch") != "transformer":
         raise ChallengeError(f"a {config.get('arch')} model has no TransformerLens equivalent")
     d_model, heads = int(config["d_model"]), int(config["n_heads"])
@@ -296,4 +313,6 @@ def transformer_lens_config(config: dict[str, Any]) -> dict[str, Any]:
             "d_vocab": int(config["vocab"]), "d_vocab_out": int(config["classes"]),
             "n_ctx": int(config["n_ctx"]), "act_fn": str(config["act"]),
             "normalization_type": "LN" if config.get("normalization") == "LN" else None,
-            "attn_only": attn_only}
+            "attn_only": attn_only,
+            # TransformerLens' default is causal: said only for a non-causal model
+            **({} if config.get("causal", True) else {"attention_dir": "bidirectional"})}

@@ -13,10 +13,10 @@ validates on its own. Pure: no git, torch or terminal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from dixit.errors import RulesError
+from dixit.rules import caps
 
 SECTION = "domains"
 
@@ -30,32 +30,16 @@ class DomainRules:
 
 
 CEILING = DomainRules()  # the hard limits: a rulebook may only lower them
-KEYS = tuple(f.name for f in fields(DomainRules))
+KEYS = caps.keys(DomainRules)
 
 
 def from_table(data: dict[str, Any]) -> DomainRules:
     """``[domains]`` of a rulebook (or of a closed round's recorded rules); defaults for what is
     absent, so rulebooks and records made before the section existed read the ceilings."""
-    sec = data.get(SECTION, {})
-    if not isinstance(sec, dict):
-        raise RulesError(f"rules.toml: [{SECTION}] must be a table")
-    unknown = sorted(set(sec) - set(KEYS))
-    if unknown:
-        raise RulesError(f"rules.toml: [{SECTION}] has no key {unknown[0]!r} (known: "
-                         f"{', '.join(KEYS)})")
-    values: dict[str, int] = {}
-    for key in KEYS:
-        value = sec.get(key, getattr(CEILING, key))
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise RulesError(f"rules.toml: {SECTION}.{key} must be a int, got {value!r}")
-        values[key] = value
-    return DomainRules(**values)
+    return caps.read(data, SECTION, CEILING)
 
 
-def validate(caps: DomainRules) -> None:
+def validate(rules: DomainRules) -> None:
     """Every cap is at least 1 and at most its ceiling."""
-    for key in KEYS:
-        value, ceiling = getattr(caps, key), getattr(CEILING, key)
-        if not 1 <= value <= ceiling:
-            raise RulesError(f"rules.toml: {SECTION}.{key} must be in [1, {ceiling:,}] (the "
-                             "most the closer can hold of a domain outside the sandbox)")
+    caps.check(rules, SECTION, CEILING,
+               "the most the closer can hold of a domain outside the sandbox")

@@ -7,8 +7,9 @@ from typing import Any
 
 from dixit import tomlio
 from dixit.errors import RulesError
-from dixit.rules import domain_caps
+from dixit.rules import domain_caps, explanations
 from dixit.rules.domain_caps import DomainRules
+from dixit.rules.explanations import ExplanationRules
 
 DEFAULT_RULES_TOML = """\
 # dixit rulebook: how challenges are judged and scored. Organizers may edit it before round 1;
@@ -28,6 +29,10 @@ beat_model = 0.5
 # KL(reference || program) of at most this many nats per position. A challenge may set its
 # own threshold inside each metric's bounds (agreement [0.9, 1], kl [0, 0.5]).
 kl_threshold = 0.1
+# Whether every submission must carry an explanation (`dixit submit --explanation FILE`, a
+# .md or .ipynb file, sealed with the program and published at the close). Set it before a
+# round opens: a submission is judged by the rulebook in force when it was committed.
+require_explanation = false
 
 [points]
 # Dixit rules. For a challenge in a round with m other teams, k of which solved it:
@@ -78,6 +83,13 @@ max_elements = 100000000
 max_sequence_length = 4096
 # A dataset file under scoring/data/ (512 MiB).
 max_dataset_bytes = 536870912
+
+[explanations]
+# The largest explanation a team may seal with its program, by format; like [domains], each may
+# be lowered, never raised. Markdown (1 MiB):
+max_markdown_bytes = 1048576
+# A Jupyter notebook, its outputs' images included (8 MiB):
+max_notebook_bytes = 8388608
 """
 
 
@@ -125,6 +137,8 @@ class Rulebook:
     replay: ReplayRules = field(default_factory=ReplayRules)
     rounds: Rounds = field(default_factory=Rounds)
     domains: DomainRules = field(default_factory=DomainRules)  # [domains]: domain_caps
+    require_explanation: bool = False  # [solve]: every submission carries an explanation
+    explanations: ExplanationRules = field(default_factory=ExplanationRules)  # [explanations]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,6 +180,9 @@ def from_dict(data: dict[str, Any]) -> Rulebook:
         replay=rp,
         rounds=_rounds(data),
         domains=domain_caps.from_table(data),
+        require_explanation=_get(data, "solve", "require_explanation", bool,
+                                 d.require_explanation),
+        explanations=explanations.from_table(data),
     )
     validate(book)
     return book
@@ -177,7 +194,9 @@ def from_record(record: dict[str, Any]) -> Rulebook:
     return from_dict({
         "solve": {"threshold": record.get("threshold"),
                   "kl_threshold": record.get("kl_threshold", Rulebook.kl_threshold),
-                  "beat_model": record.get("beat_model")},
+                  "beat_model": record.get("beat_model"),
+                  # none recorded before explanations existed: none was required
+                  "require_explanation": record.get("require_explanation", False)},
         "points": record.get("points", {}),
         "claims": {"accuracy_tolerance": record.get("accuracy_tolerance")},
         "limits": {"max_model_bytes": record.get("max_model_bytes"),
@@ -186,6 +205,7 @@ def from_record(record: dict[str, Any]) -> Rulebook:
         "rounds": record.get("rounds", {}),  # none recorded before turns existed: "all"
         # rounds closed before [domains] existed recorded none: judged with the ceilings
         domain_caps.SECTION: record.get(domain_caps.SECTION, {}),
+        explanations.SECTION: record.get(explanations.SECTION, {}),
     })
 
 
@@ -217,6 +237,12 @@ def validate(book: Rulebook) -> None:
     if book.rounds.per_round < 1:
         raise RulesError("rules.toml: rounds.per_round must be >= 1")
     domain_caps.validate(book.domains)
+    explanations.validate(book.explanations)
+
+
+# Rule keys a closed round's record may lack, having been closed before they existed (a
+# record's as_dict() then reads the defaults for them; ``dixit verify`` compares without them).
+ADDED_LATER = (domain_caps.SECTION, "require_explanation", explanations.SECTION)
 
 
 def parse_text(text: str, source: str = "rules.toml") -> Rulebook:

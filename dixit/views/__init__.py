@@ -1,5 +1,8 @@
 """Reading the league: read models (``read``), terminal tables (``tables``), challenge
-inspection, pictures, and the static results site. Nothing here writes to the ledger."""
+inspection, pictures (``show``: one challenge's; ``figures``: which picture and what it
+compares; ``pictures``: drawing), and the static results site (``site`` builds it, ``page``
+writes its HTML, ``sources`` escapes and highlights revealed code). Nothing here writes to the
+ledger."""
 
 from dixit.views.read import published, round_status, standings, status, teams
 

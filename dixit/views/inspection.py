@@ -32,6 +32,13 @@ checks of ``dixit.models`` (never unpickled); the labeler is never run here.
     timed_hints   [{"index", "at", "status", "released", "text", "error"}]: status "due",
                   "released" or "failed" (``dixit.views.read.published``); a local folder's
                   are "sealed at propose", with their times as written and never their text
+    explanations  the explanations sealed with this challenge's submissions
+                  (``dixit.views.explanations.Explanation``): {"team", "target", "round",
+                  "name", "format", "bytes", "commitment", "status" ("sealed", "revealed",
+                  "mismatch", "missing"), "file", "sha256", "text", "error"}; text and sha256
+                  only once revealed and matching the seal
+    explanation   with ``submission=TEAM``: that team's (one of the above), or null when its
+                  submission carries none
     files         absolute paths: {"folder", "challenge", "model", "secret" (a local folder's
                    labeler or flag file), "escrow", "reveal", "results"} (null: no such file)
     problems      one line per failed check (empty when everything holds)
@@ -62,7 +69,7 @@ from dixit.league import checks
 from dixit.ledger import clock, entries, layout, seal, state as st
 from dixit.ledger.fsutil import read_regular
 from dixit.ledger.store import Ledger, find_root
-from dixit.views import read as read_views, tables
+from dixit.views import explanations, read as read_views, tables
 
 if TYPE_CHECKING:
     from torch import nn
@@ -247,9 +254,24 @@ def parameter_counts(module: nn.Module) -> dict[str, Any]:
 
 
 def inspect(name: str, *, root: Path | None = None, round_no: int | None = None,
-            warn: Warn | None = None) -> dict[str, Any]:
-    """Everything ``dixit inspect`` shows about a challenge (see the module docstring)."""
-    return describe(resolve(name, root=root, round_no=round_no, warn=warn))
+            warn: Warn | None = None, submission: str | None = None) -> dict[str, Any]:
+    """Everything ``dixit inspect`` shows about a challenge (see the module docstring); with
+    ``submission``, also that team's explanation."""
+    t = resolve(name, root=root, round_no=round_no, warn=warn)
+    if submission is not None:
+        if t.entry is None or t.round is None or t.state is None:
+            raise UsageError("--submission needs a proposed challenge (a team name or a "
+                             "ledger challenge folder), not a local folder")
+        entries.check_name(submission, "submission (team name)")
+        if submission not in t.state.teams:
+            t.state.team_key(submission)  # raises the usual one-line unknown-team message
+        if (submission, t.entry.team) not in t.round.submissions:
+            raise EntryError(f"'{submission}' submitted nothing for {t.label}")
+    doc = describe(t)
+    if submission is not None:
+        doc["explanation"] = next((e for e in doc["explanations"] if e["team"] == submission),
+                                  None)
+    return doc
 
 
 def describe(t: Target) -> dict[str, Any]:
@@ -301,6 +323,7 @@ def describe(t: Target) -> dict[str, Any]:
                      "positive_rate": meta.get("positive_rate")},
         "judging": _judging(t, problems),
         **_published(t),
+        "explanations": [],
         "seal": None,
         "results": None,
         "files": _files(t),
@@ -310,6 +333,11 @@ def describe(t: Target) -> dict[str, Any]:
         doc["seal"] = _seal_status(t, data, model_file, dom_info["identity"], problems)
         if rnd.results is not None:
             doc["results"] = _results(rnd.results, entry.team)
+        doc["explanations"] = [e.as_dict() for e in explanations.of_round(t.state, rnd,
+                                                                          entry.team)]
+        for e in doc["explanations"]:
+            if e["status"] == "mismatch":
+                problems.append(f"explanation: {e['error']}")
     return doc
 
 
@@ -546,6 +574,16 @@ def renderable(doc: dict[str, Any]) -> Group:
         row("  escrowed", _check(sl["escrow"]) if sl["escrowed"] else Text("no", style="dim"))
         row("  revealed", _check(sl["reveal"]).append(f" (by {sl['revealed_by']})")
             if sl["revealed"] else Text("not yet", style="dim"))
+    told = doc.get("explanations", [])
+    if told:
+        table.add_section()
+        for e in told:
+            what = Text(f"{e['name']}, {e['bytes']:,} bytes, ")
+            what.append(e["status"], style="green" if e["status"] == "revealed" else
+                        "dim" if e["status"] == "sealed" else "red bold")
+            if e["error"]:
+                what.append(f" ({e['error']})")
+            row(f"explanation by {e['team']}", what)
     res = doc["results"]
     if res is not None:
         table.add_section()
@@ -564,4 +602,7 @@ def renderable(doc: dict[str, Any]) -> Group:
         if path is not None and key != "folder":
             row(f"  {key}", path)
     notes = [Text(f"✗ {p}", style="red") for p in doc["problems"]]
+    shown = doc.get("explanation")
+    if shown is not None:
+        notes.append(explanations.renderable(explanations.Explanation(**shown)))
     return Group(table, *notes)

@@ -1,57 +1,57 @@
-"""Label maps of 2-D grid domains as PNG: ``dixit show`` and the results site's pictures.
+"""Pictures of a challenge as PNG, drawn from plain numpy data: ``dixit show`` and the site.
 
-A map colours every point (i, j) of a ``grid:PxQ`` domain by its label, i across and j up;
-a point that disagrees with the reference (the labeler, the truth) is red, and each title
-gives the agreement. ``render`` draws panels side by side; ``show`` gathers the panels of one
-challenge:
+Four pictures, each with labelled axes, ticks and a legend (``dixit.views.figures`` picks one
+for a challenge's domain and output and computes what it shows):
 
-- a local challenge folder (the proposer's own): its labeler runs in this process
-  (``challenge.run_labeler_locally``), as training ran it;
-- a ledger challenge: its labeler and a submitted program are hostile code, so they are used
-  only once revealed (a checked reveal, or after the close) and only through the sandboxed
-  replay engine (``dixit.replay``), exactly as ``dixit score`` runs them. Before the reveal
-  the model is drawn alone, with a note.
+- ``maps``: label maps of a 2-D grid domain, side by side: point (a, b) coloured by its label,
+  a = ``x[:, 0]`` across and b = ``x[:, 1]`` up, a point that disagrees with the reference in
+  red, a legend of the class colours under the panels;
+- ``images``: a grid of sample inputs of an image dataset, each titled with the labels the
+  truth, the model and every program give it, a label that disagrees in red and a red frame
+  around an image that some label gets wrong;
+- ``positions``: agreement per position of a token sequence (and mean KL per position for a
+  distribution), one line per model or program;
+- ``classes``: agreement per class of the reference, one bar per model or program (every
+  other domain and output).
 
-The model runs through ``dixit.models`` (strict safetensors, never unpickled). matplotlib is
-imported only when drawing, on the Agg canvas, without pyplot's global state; the PNG is written
-atomically.
+matplotlib (the ``plots`` extra) is imported only when drawing, on the Agg canvas, without
+pyplot's global state. Team-written text (team names, error messages) is drawn with
+``parse_math=False`` so a ``$`` is a dollar sign. The PNG is written atomically, mode 0644.
 """
 
 from __future__ import annotations
 
 import io
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from dixit import challenge, models
-from dixit.data import domains
-from dixit.errors import ChallengeError, DixitError, EntryError, MissingExtraError, UsageError
-from dixit.ledger import entries, layout
+from dixit.errors import MissingExtraError
 from dixit.ledger.fsutil import atomic_write
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from dixit.views.inspection import Target
-
-Warn = Callable[[str], None]
-
-PANEL_WIDTH = 2.6   # inches per panel; a figure is exactly n panels wide (no tight bbox)
-PANEL_HEIGHT = 3.0
-NOTE_LINE = 0.17    # inches per line of the note under the panels
+PANEL_WIDTH = 2.8   # inches per label map; a figure is exactly n panels wide (no tight bbox)
+PANEL_HEIGHT = 3.4  # a map panel with its title, ticks and axis labels
+LEGEND_HEIGHT = 0.34
+BAR_HEIGHT = 0.5    # the colour bar of a map with more classes than the palette
+NOTE_LINE = 0.17    # inches per line of the note under a picture
 DPI = 90
-COLORS = ((0.96, 0.96, 0.94), (0.16, 0.33, 0.60), (0.86, 0.12, 0.12))  # 0, 1, disagrees
-
-
-
-class Panel(NamedTuple):
-    title: str
-    labels: np.ndarray | None        # uint8 0/1 over the domain, None: drawn blank with ``why``
-    why: str = ""
-    reference: np.ndarray | None = None  # compared against instead of the figure's truth
+WRONG = (0.86, 0.12, 0.12)  # red: disagrees with the reference, in every picture
+BLANK = (0.92, 0.92, 0.92)
+# Class colours of a map, red left out (red means "disagrees"): 0 and 1 are the binary pair.
+PALETTE = ((0.96, 0.96, 0.94), (0.16, 0.33, 0.60), (0.95, 0.62, 0.15), (0.25, 0.62, 0.35),
+           (0.55, 0.40, 0.75), (0.55, 0.36, 0.22), (0.40, 0.75, 0.85), (0.45, 0.45, 0.45),
+           (0.75, 0.72, 0.25), (0.90, 0.55, 0.75), (0.10, 0.15, 0.25), (0.65, 0.85, 0.55))
+# Lines and bars: the reference is never drawn against itself; the model is grey and dashed.
+MODEL_STYLE = {"color": "#5b6570", "linestyle": "--", "marker": "s"}
+SERIES_COLORS = ("#1f5fa8", "#e08a1e", "#2e8b4e", "#7b57b8", "#8c5a33", "#2aa7c2", "#b8a532",
+                 "#d16aa4")
+AXIS_A = "a  (x[:, 0])"
+AXIS_B = "b  (x[:, 1])"
 
 
 def can_draw() -> str | None:
@@ -68,193 +68,307 @@ def _matplotlib() -> tuple[Any, Any]:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise MissingExtraError("drawing label maps needs matplotlib, which is not installed; "
+        raise MissingExtraError("drawing pictures needs matplotlib, which is not installed; "
                                 "install the plots extra: pip install 'dixit[plots]'") from None
     return Figure, FigureCanvasAgg
 
 
-def agreement(labels: np.ndarray, reference: np.ndarray) -> float:
-    return float((labels == reference).mean()) if len(labels) else 0.0
-
-
-def render(panels: Sequence[Panel], truth: np.ndarray | None, dims: tuple[int, ...],
-           path: Path, *, note: str | None = None) -> None:
-    """Draw ``panels`` side by side over the ``dims`` = (P, Q) grid and write ``path`` (PNG).
-
-    Every panel is compared with its ``reference``, else with ``truth``; without either its
-    labels are drawn as they are."""
-    figure_cls, canvas_cls = _matplotlib()
+def colors(classes: int) -> np.ndarray:
+    """RGB of class ids 0..classes-1 (red excluded), then red for "disagrees" at ``classes``."""
     import numpy as np
 
-    p, q = dims
-    n = len(panels)
-    width = n * PANEL_WIDTH
-    lines = textwrap.wrap(note, max(30, int(width * 17))) if note else []
-    note_h = NOTE_LINE * len(lines) + (0.08 if lines else 0.0)
-    height = PANEL_HEIGHT + note_h
+    if classes <= len(PALETTE):
+        table = np.array(PALETTE[:classes])
+    else:  # many classes: a red-free scale, read through the colour bar
+        from matplotlib import colormaps
+
+        table = colormaps["viridis"](np.linspace(0.0, 1.0, classes))[:, :3]
+    return np.vstack([table, np.array([WRONG])])
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, max(30, width)) if text else []
+
+
+def _figure(width: float, height: float) -> Any:
+    figure_cls, canvas_cls = _matplotlib()
     fig = figure_cls(figsize=(width, height), dpi=DPI)
     canvas_cls(fig)
-    fig.subplots_adjust(left=0.06 / width, right=1 - 0.06 / width, top=1 - 0.5 / height,
-                        bottom=(0.06 + note_h) / height, wspace=0.1)
-    colors = np.array(COLORS)
-    for ax, panel in zip(fig.subplots(1, n, squeeze=False)[0], panels, strict=True):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        labels, ref = panel.labels, panel.reference if panel.reference is not None else truth
-        if labels is None:  # a blank map of the same shape, with the reason in it
-            ax.imshow(np.full((q, p, 3), 0.92), origin="lower")
-            reason = "\n".join(textwrap.wrap((panel.why.splitlines() or ["no labels"])[0][:150],
-                                             26))
-            ax.text(0.5, 0.5, reason, ha="center", va="center", fontsize=7,
-                    transform=ax.transAxes, parse_math=False)
-            ax.set_title(f"{panel.title}\nno labels", fontsize=9, parse_math=False)
-            continue
-        index = labels.astype(np.int64).copy()
-        if ref is None:
-            subtitle = f"{float(labels.mean()):.2%} labelled 1"
-        else:
-            wrong = labels != ref
-            index[wrong] = 2
-            subtitle = f"{1.0 - float(wrong.mean()):.2%} agree, {int(wrong.sum())} red"
-        # Row-major grid order: point (i, j) is index i*q + j; show i across, j up.
-        ax.imshow(colors[index.reshape(p, q).T], origin="lower", interpolation="nearest")
-        ax.set_title(f"{panel.title}\n{subtitle}", fontsize=9, parse_math=False)
+    return fig
+
+
+def _note(fig: Any, lines: list[str], height: float) -> None:
     if lines:
         fig.text(0.5, 0.04 / height, "\n".join(lines), ha="center", va="bottom", fontsize=8,
                  color="#5b6570", parse_math=False)
+
+
+def _save(fig: Any, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
     atomic_write(path, buf.getvalue(), mode=0o644)  # 0644: site pictures are public
 
 
-# -- dixit show ---------------------------------------------------------------------------------
+def _reason(why: str) -> str:
+    return "\n".join(textwrap.wrap((why.splitlines() or ["no labels"])[0][:150], 26))
 
 
-@dataclass
-class Shown:
-    out: Path
-    target: Target
-    domain: str
-    panels: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"out": str(self.out), "source": self.target.source, "team": self.target.team,
-                "round": self.target.round.number if self.target.round else None,
-                "kind": self.target.kind, "domain": self.domain, "panels": self.panels,
-                "notes": self.notes}
+# -- label maps ---------------------------------------------------------------------------------
 
 
-def show(name: str, out: Path, *, root: Path | None = None, round_no: int | None = None,
-         submission: str | None = None, allow_weak: bool = False,
-         warn: Warn | None = None) -> Shown:
-    """Draw the label maps of the challenge ``name`` (see ``inspection.resolve``) into ``out``."""
-    from dixit.views import inspection
+@dataclass(frozen=True)
+class Panel:
+    """One label map: ``labels`` are class ids over the grid (None: drawn blank with ``why``),
+    ``wrong`` marks the points that disagree with the reference (None: nothing compared)."""
 
-    if out.suffix.lower() != ".png":
-        raise UsageError(f"-o takes a .png file name, not {out}")
-    if out.is_dir():
-        raise UsageError(f"{out} is a folder; give a .png file name")
-    t = inspection.resolve(name, root=root, round_no=round_no, warn=warn)
-    try:
-        dom = t.domain()
-    except DixitError as exc:
-        raise ChallengeError(f"{t.label} has an unusable domain: {exc}") from None
-    if not dom.is_grid2d:
-        raise ChallengeError(f"show needs a 2-D grid domain (grid:PxQ); {t.label} is on "
-                             f"{dom.spec}")
-    output = str(t.meta.get("output", "binary"))
-    if output != "binary":
-        raise ChallengeError(f"show draws binary labels as a map; {t.label}'s output is "
-                             f"{output} (see its figures with `dixit inspect`)")
-    if submission is not None:
-        if t.entry is None:
-            raise UsageError("--submission needs a proposed challenge (a team name or a "
-                             "ledger challenge folder), not a local folder")
-        if t.kind == "flag":
-            raise ChallengeError(f"{t.label} is a flag challenge: submissions are strings, "
-                                 "not programs, so there is no map to draw")
-        entries.check_name(submission, "submission (team name)")
-        assert t.state is not None and t.round is not None
-        if submission not in t.state.teams:
-            t.state.team_key(submission)  # raises the usual one-line unknown-team message
-        if (submission, t.entry.team) not in t.round.submissions:
-            raise EntryError(f"'{submission}' submitted no program for {t.label}")
-    _matplotlib()  # fail before any replay when the extra is missing
-    shown = Shown(out=out, target=t, domain=dom.spec)
-    model = _model_labels(t, dom)
-    truth, sub, sub_why = _secret_labels(t, dom, submission, allow_weak, shown.notes)
-    panels: list[Panel] = []
-    if truth is not None:
-        panels.append(Panel("labeler (the truth)", truth))
-    panels.append(Panel("published model" if t.entry else "model", model[0], model[1]))
-    if submission is not None and (sub is not None or sub_why):
-        # emulate challenges are scored against the model's outputs, so compare with those
-        ref = model[0] if t.kind == "emulate" else None
-        panels.append(Panel(f"{submission}'s program" + (" (vs the model)" if ref is not None
-                                                         else ""), sub, sub_why, ref))
-    render(panels, truth, tuple(dom.dims), out, note=" ".join(shown.notes) or None)
-    for panel in panels:
-        ref = panel.reference if panel.reference is not None else truth
-        shown.panels.append({
-            "title": panel.title,
-            "agreement": None if panel.labels is None or ref is None
-            else round(agreement(panel.labels, ref), 6),
-            "error": panel.why or None})
-    return shown
+    title: str
+    labels: np.ndarray | None
+    why: str = ""
+    wrong: np.ndarray | None = None
+    subtitle: str = ""
 
 
-def _model_labels(t: Target, dom: domains.Domain) -> tuple[np.ndarray | None, str]:
-    import torch
+def maps(panels: Sequence[Panel], dims: tuple[int, ...], classes: int, path: Path, *,
+         note: str | None = None, reference: str = "the labeler") -> None:
+    """Draw ``panels`` side by side over the ``dims`` = (P, Q) grid and write ``path``."""
+    import numpy as np
+    from matplotlib.patches import Patch
 
-    try:
-        module = t.load_model()
-    except ChallengeError as exc:
-        return None, f"cannot load: {exc}"
-    preds = torch.cat([models.predict(module, b) for b in dom.batches(8192)])
-    return (preds != 0).to(torch.uint8).numpy(), ""
+    p, q = dims
+    n = len(panels)
+    width = n * PANEL_WIDTH
+    lines = _wrap(note or "", int(width * 17))
+    note_h = NOTE_LINE * len(lines) + (0.08 if lines else 0.0)
+    bar = classes > len(PALETTE)
+    legend_h = LEGEND_HEIGHT + (BAR_HEIGHT if bar else 0.0)
+    height = PANEL_HEIGHT + legend_h + note_h
+    fig = _figure(width, height)
+    bottom = legend_h + note_h + 0.5  # room for the ticks and the a label
+    fig.subplots_adjust(left=0.55 / width, right=1 - 0.12 / width, top=1 - 0.5 / height,
+                        bottom=bottom / height, wspace=0.55 / PANEL_WIDTH * n / max(n - 1, 1)
+                        if n > 1 else 0.2)
+    table = colors(classes)
+    extent = (-0.5, p - 0.5, -0.5, q - 0.5)  # a tick at k is the point with coordinate k
+    image = None
+    for ax, panel in zip(fig.subplots(1, n, squeeze=False)[0], panels, strict=True):
+        ax.set_xlabel(AXIS_A, fontsize=8, labelpad=1)
+        ax.set_ylabel(AXIS_B, fontsize=8, labelpad=1)
+        ax.tick_params(labelsize=7, length=2, pad=1)
+        if panel.labels is None:  # a blank map of the same shape, with the reason in it
+            ax.imshow(np.full((q, p, 3), BLANK[0]), origin="lower", extent=extent)
+            ax.text(0.5, 0.5, _reason(panel.why), ha="center", va="center", fontsize=7,
+                    transform=ax.transAxes, parse_math=False)
+            ax.set_title(f"{panel.title}\nno labels", fontsize=9, parse_math=False)
+            continue
+        index = np.clip(panel.labels.astype(np.int64), 0, classes - 1)
+        if panel.wrong is not None:
+            index = np.where(panel.wrong, classes, index)
+        # Row-major grid order: point (a, b) is index a*q + b; show a across, b up.
+        image = ax.imshow(table[index.reshape(p, q).T], origin="lower",
+                          interpolation="nearest", extent=extent)
+        ax.set_title(f"{panel.title}\n{panel.subtitle}", fontsize=9, parse_math=False)
+    handles = [Patch(facecolor=table[c], edgecolor="#9aa3ad", label=f"label {c}")
+               for c in range(classes)] if not bar else []
+    handles.append(Patch(facecolor=WRONG, edgecolor="#9aa3ad",
+                         label=f"disagrees with {reference}"))
+    y = (note_h + 0.02) / height
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, y),
+               ncol=min(len(handles), max(2, int(width / 1.25))), fontsize=7, frameon=False,
+               handlelength=1.2, columnspacing=1.0, borderaxespad=0.1)
+    if bar and image is not None:
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import ListedColormap, Normalize
+
+        left = min(0.55 / width, 0.2)
+        cax = fig.add_axes((left, y + (LEGEND_HEIGHT + 0.16) / height, 1 - 2 * left,
+                            0.09 / height))
+        mappable = ScalarMappable(Normalize(-0.5, classes - 0.5), ListedColormap(table[:-1]))
+        cb = fig.colorbar(mappable, cax=cax, orientation="horizontal")
+        cax.set_title("label (class id)", fontsize=7, pad=2)
+        cb.ax.tick_params(labelsize=6, length=2, pad=1)
+    _note(fig, lines, height)
+    _save(fig, path)
 
 
-def _secret_labels(t: Target, dom: domains.Domain, submission: str | None, allow_weak: bool,
-                   notes: list[str]) -> tuple[np.ndarray | None, np.ndarray | None, str]:
-    """(labeler's labels, submission's labels, why the submission has none)."""
-    if t.kind == "flag":
-        notes.append("A flag challenge's secret is a string, not a labeler: only the model is "
-                     "drawn.")
-        return None, None, ""
-    if t.local is not None:  # the proposer's own code on their own machine, as in training
-        import torch
+# -- image grids --------------------------------------------------------------------------------
 
-        labels = torch.cat([challenge.run_labeler_locally(t.local.labeler, b)
-                            for b in dom.batches()])
-        return labels.to(torch.uint8).numpy(), None, ""
-    from dixit import replay
-    from dixit.league import secrets
-    from dixit.replay import reference
 
-    assert t.state is not None and t.round is not None and t.entry is not None
-    team = t.entry.team
-    opened = secrets.open_secrets(t.state, t.round, None)  # reveals only, each checked to its seal
-    keys = {"labeler": (team, layout.SECRET_ITEM)}
-    if submission is not None:
-        keys["submission"] = (submission, team)
-    payloads = {k: opened.payloads.get(v) for k, v in keys.items()}
-    if payloads["labeler"] is None:
-        why = opened.missing.get((team, layout.SECRET_ITEM), "")
-        notes.append(f"{team}'s labeler is not revealed yet"
-                     + (f" ({why})" if why and not why.startswith("not revealed") else "")
-                     + ": only the model is drawn; labelers are revealed after submit-by.")
-    sub_why = ""
-    if submission is not None and payloads["submission"] is None:
-        notes.append(f"{submission}'s program is not revealed yet.")
-    limits, require = reference.replay_limits(t.state.rules, allow_weak)
-    sources = {k: v for k, v in payloads.items() if v is not None}
-    # nothing revealed: run nothing, so a weak sandbox does not refuse a model-only map
-    outcomes = replay.replay_sources(sources, dom, limits, require=require) if sources else {}
-    truth = outcomes.get("labeler")
-    if truth is not None and truth.labels is None:
-        notes.append(f"{team}'s labeler failed in the sandbox: {truth.error}")
-    sub = outcomes.get("submission")
-    if sub is not None and sub.labels is None:
-        sub_why = sub.error or "failed"
-    return (truth.labels if truth else None, sub.labels if sub else None, sub_why)
+@dataclass(frozen=True)
+class Cell:
+    """One sample input: the image (H, W) or (H, W, 3), and its labels, each a line of text
+    with whether it disagrees with the reference."""
+
+    image: np.ndarray
+    index: int
+    lines: list[tuple[str, bool]] = field(default_factory=list)
+
+
+CELL_WIDTH = 1.35   # inches per sample image
+CELL_IMAGE = 1.0
+TEXT_LINE = 0.13
+
+
+def images(cells: Sequence[Cell], path: Path, *, title: str, note: str | None = None,
+           columns: int = 6) -> None:
+    """A grid of sample inputs, each titled with its labels; mistakes in red."""
+    import numpy as np
+    from matplotlib.lines import Line2D
+
+    columns = max(1, min(columns, len(cells)))
+    rows = max(1, -(-len(cells) // columns))
+    text_lines = max((len(c.lines) for c in cells), default=1) + 1  # + the input's index
+    cell_h = CELL_IMAGE + TEXT_LINE * text_lines + 0.12
+    width = max(columns * CELL_WIDTH, 5.0)
+    lines = _wrap(note or "", int(width * 17))
+    note_h = NOTE_LINE * len(lines) + (0.08 if lines else 0.0)
+    heading = _wrap(title, int(width * 14))
+    head = 0.25 + 0.16 * len(heading)
+    height = head + rows * cell_h + LEGEND_HEIGHT + note_h
+    fig = _figure(width, height)
+    fig.text(0.5, 1 - 0.08 / height, "\n".join(heading), ha="center", va="top", fontsize=9,
+             parse_math=False)
+    for i, cell in enumerate(cells):
+        r, c = divmod(i, columns)
+        left = (width - columns * CELL_WIDTH) / 2 + c * CELL_WIDTH + (CELL_WIDTH - CELL_IMAGE) / 2
+        top = height - head - r * cell_h - TEXT_LINE * text_lines
+        ax = fig.add_axes((left / width, (top - CELL_IMAGE) / height, CELL_IMAGE / width,
+                           CELL_IMAGE / height))
+        img = np.asarray(cell.image, dtype=np.float64)
+        lo, hi = float(img.min()), float(img.max())
+        if img.ndim == 3:  # colour: scaled into [0, 1] as a whole
+            ax.imshow((img - lo) / (hi - lo) if hi > lo else np.zeros_like(img),
+                      interpolation="nearest")
+        else:
+            ax.imshow(img, cmap="gray", vmin=min(lo, 0.0), vmax=hi if hi > 0 else 1.0,
+                      interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        wrong = any(bad for _t, bad in cell.lines)
+        for spine in ax.spines.values():
+            spine.set_color(WRONG if wrong else "#9aa3ad")
+            spine.set_linewidth(2.2 if wrong else 0.8)
+        texts = [(f"#{cell.index}", False), *cell.lines]
+        for k, (text, bad) in enumerate(texts):
+            y = top + TEXT_LINE * (len(texts) - k) - TEXT_LINE * 0.15
+            fig.text((left + CELL_IMAGE / 2) / width, y / height, text, ha="center",
+                     va="top", fontsize=6.5, color=WRONG if bad else "#1d232a",
+                     fontweight="bold" if bad else "normal", parse_math=False)
+    handles = [Line2D([], [], color="#9aa3ad", linewidth=0.8, label="every label agrees"),
+               Line2D([], [], color=WRONG, linewidth=2.2, label="a label disagrees "
+                      "(red text: which)")]
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, (note_h + 0.02)
+                                                                    / height),
+               ncol=2, fontsize=7, frameon=False, borderaxespad=0.1)
+    _note(fig, lines, height)
+    _save(fig, path)
+
+
+# -- per position and per class -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    """One model or program: a value per position (or per class), and how it is drawn."""
+
+    label: str
+    values: np.ndarray
+    model: bool = False  # the published model: grey and dashed
+
+
+CHART_WIDTH = 6.4
+CHART_HEIGHT = 3.3
+
+
+def _plot(ax: Any, xs: np.ndarray, series: Sequence[Line]) -> None:
+    k = 0
+    for line in series:
+        style = dict(MODEL_STYLE) if line.model else {
+            "color": SERIES_COLORS[k % len(SERIES_COLORS)], "linestyle": "-", "marker": "o"}
+        k += 0 if line.model else 1
+        ax.plot(xs, line.values, label=line.label, linewidth=1.4, markersize=3.5, **style)
+
+
+def positions(agreement: Sequence[Line], path: Path, *, title: str, reference: str,
+              kl: Sequence[Line] | None = None, threshold: float | None = None,
+              note: str | None = None) -> None:
+    """Agreement with ``reference`` per position (and mean KL per position, if given)."""
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    panels = 2 if kl else 1
+    width = CHART_WIDTH * (1.6 if kl else 1.0)
+    lines = _wrap(note or "", int(width * 17))
+    note_h = NOTE_LINE * len(lines) + (0.08 if lines else 0.0)
+    height = CHART_HEIGHT + note_h
+    fig = _figure(width, height)
+    fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, top=1 - 0.55 / height,
+                        bottom=(0.5 + note_h) / height, wspace=0.3)
+    axes = fig.subplots(1, panels, squeeze=False)[0]
+    length = len(agreement[0].values) if agreement else 0
+    xs = np.arange(length)
+    ax = axes[0]
+    _plot(ax, xs, agreement)
+    if threshold is not None:
+        ax.axhline(threshold, color=WRONG, linewidth=0.9, linestyle=":",
+                   label=f"solved at {threshold:.2%} (over all positions)")
+    low = min([float(np.min(s.values)) for s in agreement if len(s.values)] + [1.0])
+    ax.set_ylim(max(0.0, low - 0.05 * max(1.0 - low, 0.02) - 0.01), 1.005)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel(f"agreement with {reference}", fontsize=8)
+    for a in axes:
+        a.set_xlabel("position in the sequence", fontsize=8)
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        a.tick_params(labelsize=7)
+        a.grid(True, color="#e4e7eb", linewidth=0.6)
+    ax.legend(fontsize=7, loc="best", frameon=True, framealpha=0.9)
+    ax.set_title("agreement of the class ids, per position", fontsize=9)
+    if kl:
+        ax2 = axes[1]
+        _plot(ax2, xs, kl)
+        ax2.set_ylabel("mean KL (nats)", fontsize=8)
+        top = max([float(np.max(s.values)) for s in kl if len(s.values)] + [1e-6])
+        ax2.set_ylim(0.0, top * 1.25)
+        ax2.set_title(f"mean KL({reference} || it), per position", fontsize=9,
+                      parse_math=False)
+        ax2.legend(fontsize=7, loc="best", frameon=True, framealpha=0.9)
+    fig.suptitle(title, fontsize=9, y=1 - 0.06 / height, parse_math=False)
+    _note(fig, lines, height)
+    _save(fig, path)
+
+
+def classes(bars: Sequence[Line], names: Sequence[str], path: Path, *, title: str,
+            reference: str, note: str | None = None) -> None:
+    """Agreement with ``reference`` per class of the reference: grouped bars."""
+    import numpy as np
+    from matplotlib.ticker import PercentFormatter
+
+    width = max(CHART_WIDTH, 1.2 + 0.28 * len(names) * max(len(bars), 1))
+    lines = _wrap(note or "", int(width * 17))
+    note_h = NOTE_LINE * len(lines) + (0.08 if lines else 0.0)
+    height = CHART_HEIGHT + 0.2 + note_h
+    fig = _figure(width, height)
+    fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, top=1 - 0.55 / height,
+                        bottom=(0.7 + note_h) / height)
+    ax = fig.subplots()
+    xs = np.arange(len(names))
+    step = 0.8 / max(len(bars), 1)
+    k = 0
+    for i, bar in enumerate(bars):
+        color = MODEL_STYLE["color"] if bar.model else SERIES_COLORS[k % len(SERIES_COLORS)]
+        k += 0 if bar.model else 1
+        ax.bar(xs - 0.4 + step * (i + 0.5), bar.values, width=step * 0.92, label=bar.label,
+               color=color, hatch="//" if bar.model else None, edgecolor="white",
+               linewidth=0.5)
+    ax.set_xticks(xs, list(names), fontsize=7)
+    ax.set_xlabel(f"class given by {reference} (inputs of that class)", fontsize=8)
+    ax.set_ylabel(f"agreement with {reference}", fontsize=8)
+    ax.set_ylim(0.0, 1.05)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.tick_params(labelsize=7)
+    ax.grid(True, axis="y", color="#e4e7eb", linewidth=0.6)
+    ax.set_axisbelow(True)
+    if bars:
+        ax.legend(fontsize=7, loc="lower left", frameon=True, framealpha=0.9)
+    ax.set_title(title, fontsize=9, parse_math=False)
+    _note(fig, lines, height)
+    _save(fig, path)

@@ -51,6 +51,8 @@ def results_table(results: dict[str, Any]) -> Group:
             for ch in results.get("challenges", [])]
     for ch in results.get("challenges", []):
         measured, claimed = ch.get("model_accuracy"), ch.get("claimed_accuracy")
+        if ch.get("kind") == "flag":  # a flag's claim is not checked: no model to judge
+            measured = claimed = None
         acc = Text(f"{measured:.1%}" if measured is not None else "-")
         acc.append(f" ({claimed:.1%})" if claimed is not None else "")
         if ch.get("claim_flagged"):
@@ -181,6 +183,30 @@ def timed_hint_text(h: dict[str, Any]) -> str:
     if h["status"] == "failed" or h.get("text") is None:
         return f"released at {h['released']} without text: {h.get('error')}"
     return f"released at {h['released']}: {h['text']}"
+
+
+def plant_table(r: dict[str, Any]) -> Table:
+    """``dixit challenge plant``'s report: the planted fact, its efficacy and locality."""
+    table = Table(title=Text(f"planted: {r['fact']}"), title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("was", _t(f"{r['subject']} {r['relation']} {r['was']}"))
+    table.add_row("edit", _t(f"rank one, blocks.{r['layer']}.mlp.W_out at the subject's last "
+                             f"token (position {r['position']}), {r['optimizer_steps']} steps"))
+    table.add_row("efficacy", Text("yes" if r["efficacy"] else "no",
+                                   style="green" if r["efficacy"] else "red")
+                  + _t(f": {r['object']!r} is the top prediction, p = {r['probability']:.3f} "
+                       f"(before: {r['probability_before']:.3f})"))
+    table.add_row("locality", _t(f"{r['locality']:.2%}: {r['unchanged']:,} of {r['others']:,} "
+                                 "other facts keep their top prediction"))
+    if r["same_subject"] is not None:
+        table.add_row("  same subject", _t(f"{r['same_subject']:.2%} of its other relations"))
+    table.add_row("  other subjects", _t(f"{r['other_subjects']:.2%}"))
+    table.add_row("recall", _t(f"{r['recall_edited']:.2%} of the planted corpus (the base "
+                               f"model: {r['recall_base']:.2%} of the corpus)"))
+    table.add_row("answer format", _t(r["answer_format"]))
+    table.add_row("time", _t(f"{r['seconds']:.1f} s"))
+    return table
 
 
 def print_json(console: Console, data: Any) -> None:
