@@ -264,7 +264,8 @@ def test_validate_refuses_hint_releases_and_bad_hint_escrows(league, dixit: Runn
     dixit.ok("-C", bob, "propose", "--team", "alice", folder)
     assert dixit("-C", bob, "validate", "--base", "upstream/main").code == 0
     escrow = bob / "rounds/001/challenges/alice/hint-2.escrow"
-    escrow.write_bytes(escrow.read_bytes()[:-1] + b"\x00")
+    data = escrow.read_bytes()  # the last byte flipped: always another escrow
+    escrow.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
     git(bob, "commit", "-qam", "another escrow", "--amend")
     res = dixit("-C", bob, "validate", "--base", "upstream/main", "--json")
     assert res.json()["problems"] == [
