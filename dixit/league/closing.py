@@ -71,8 +71,9 @@ def replayed(state: st.State, rnd: st.Round, opened: Opened, root: Path,
             outcomes.update(replay.replay_sources(
                 sources, first.domain, limits, require=require, on_done=tick,
                 output=first.scheme.output, models=models, splits=splits,
-                # one child per team and domain runs all its code: its labeler, its programs
-                batches={key: planning.owner_of(key) for key in sources}))
+                # one child per team and domain runs its programs; each labeler runs alone
+                batches={key: b for key in sources
+                         if (b := planning.batch_of(key)) is not None}))
         yield the_plan, outcomes
     finally:
         the_plan.close()  # revealed held-out sets leave no copy behind

@@ -84,6 +84,14 @@ def owner_of(key: str) -> str:
     return key.split("/")[1]
 
 
+def batch_of(key: str) -> str | None:
+    """The batch (one child, in order) a source runs in: its team's, for a program; None, a
+    child of its own, for a labeler. A labeler is the secret sealed at propose that other teams
+    are judged against: beside its team's programs (submitted later), one of them could patch
+    the child and change what the sealed labeler returns at the close."""
+    return None if key.split("/")[2] == SECRET_ITEM else owner_of(key)
+
+
 def model_key(target: str) -> str:
     return f"{target}/@model"
 
