@@ -30,11 +30,16 @@ def replay_limits(book: Rulebook, allow_weak: bool = False) -> tuple[Limits, str
     return limits, "none" if allow_weak else book.replay.isolation
 
 
+def _published(state: st.State, ch: st.Challenge) -> bytes | None:
+    """The bytes of ``ch``'s published weights file in the ledger, or None."""
+    return state.snapshot.read(f"{ch.folder}/{ch.meta.get('model', 'model.safetensors')}")
+
+
 def model_weights(state: st.State, ch: st.Challenge) -> Weights | None:
     """The published model of ``ch`` to replay in the sandbox (``engine.Model``): None when
     its weights are missing or its config cannot even be sent (then it is unloadable, as for
     ``load_model``)."""
-    weights = state.snapshot.read(f"{ch.folder}/{ch.meta.get('model', 'model.safetensors')}")
+    weights = _published(state, ch)
     if weights is None:
         return None
     try:
@@ -46,7 +51,7 @@ def model_weights(state: st.State, ch: st.Challenge) -> Weights | None:
 
 def load_model(state: st.State, ch: st.Challenge) -> nn.Module | None:
     """The published model of ``ch`` (None if missing or unloadable)."""
-    weights = state.snapshot.read(f"{ch.folder}/{ch.meta.get('model', 'model.safetensors')}")
+    weights = _published(state, ch)
     if weights is None:
         return None
     with tempfile.NamedTemporaryFile(suffix=".safetensors") as fh:
@@ -56,18 +61,6 @@ def load_model(state: st.State, ch: st.Challenge) -> nn.Module | None:
             return models.load_weights(ch.model, Path(fh.name), state.rules.max_model_bytes)
         except Exception:
             return None
-
-
-def model_predictions(state: st.State, ch: st.Challenge, domain: Domain) -> np.ndarray | None:
-    """The published model's class predictions over the whole domain (None if unloadable)."""
-    import torch
-
-    module = load_model(state, ch)
-    if module is None:
-        return None
-    # One thread: tiny models gain nothing from more, and the sandbox workers need the cores.
-    with training.torch_threads(1):
-        return torch.cat([models.predict(module, b) for b in domain.batches(8192)]).numpy()
 
 
 def model_blocks(module: nn.Module, domain: Domain,
@@ -91,17 +84,3 @@ def heldout_split(ch: st.Challenge) -> tuple[float, int] | None:
     whole domain is held out."""
     frac = float(ch.meta.get("train_frac", 1.0))
     return None if frac >= 1.0 else (frac, int(ch.meta.get("seed", 0)))
-
-
-def heldout_mask(ch: st.Challenge, domain: Domain) -> np.ndarray | None:
-    """The rows of the held-out part of the domain (the claim's own split) as a boolean mask,
-    or None when the whole domain is held out."""
-    import numpy as np
-
-    frac = float(ch.meta.get("train_frac", 1.0))
-    if frac >= 1.0:
-        return None
-    _tr, ho = training.split(domain.size, frac, int(ch.meta.get("seed", 0)))
-    mask = np.zeros(domain.size, dtype=bool)
-    mask[ho.numpy()] = True
-    return mask

@@ -10,7 +10,7 @@ labelers, flags and programs through ``secrets.open_secrets`` (each reveal check
 seal; the snapshot reads regular blobs only, never a link), hints and hint pictures (checked
 to be PNGs again). Pictures (``dixit.views.figures``) replay the round exactly as the close
 did (``closing.replayed``: the same plan, so the same judged inputs: a post-deadline draw, a
-sealed held-out set) in the sandbox; the model runs through ``dixit.models``. matplotlib is
+sealed held-out set) in the sandbox, the published models included. matplotlib is
 imported only when pictures are drawn; without it the site is written without them, once
 saying why.
 
@@ -30,10 +30,9 @@ from typing import Any
 from dixit import views
 from dixit.errors import DixitError, UsageError
 from dixit.league import checks, closing, judge, secrets
-from dixit.league.plan import source_key
+from dixit.league.plan import model_key, source_key
 from dixit.ledger import clock, layout, state as st
 from dixit.ledger.fsutil import atomic_write
-from dixit.replay import reference
 from dixit.views import figures, page
 from dixit.views.pictures import can_draw
 
@@ -152,7 +151,7 @@ def _draw_round(state: st.State, rnd: st.Round, rv: page.RoundView, root: Path, 
                 site.skipped.append(f"round {rnd.number} {target}: {cv.no_picture}")
                 continue
             rel = f"img/r{rnd.number:03d}-{target}.png"
-            sources = _sources(state, cp, opened, outcomes)
+            sources = _sources(cp, opened, outcomes)
             need = cv.result.get("required")
             try:
                 drawn = figures.draw(cp.domain, cp.scheme.output, out / rel, sources,
@@ -169,19 +168,19 @@ def _draw_round(state: st.State, rnd: st.Round, rv: page.RoundView, root: Path, 
             site.picture_kinds[rel] = drawn.picture
 
 
-def _sources(state: st.State, cp: Any, opened: secrets.Opened,
-             outcomes: dict[str, Any]) -> list[figures.Source]:
+def _sources(cp: Any, opened: secrets.Opened, outcomes: dict[str, Any]) -> list[figures.Source]:
     target = cp.target
     truth = outcomes.get(source_key(target, target, layout.SECRET_ITEM))
     missing = opened.missing.get((target, layout.SECRET_ITEM), "not revealed")
     out = [figures.Source.array("labeler (the secret)", "truth", "labeler",
                                 None if truth is None else truth.labels,
                                 missing if truth is None else truth.error or "")]
-    module = reference.load_model(state, cp.challenge)
-    out.append(figures.Source(
-        "published model", "model", "model",
-        None if module is None else reference.model_blocks(module, cp.domain, cp.scheme.output),
-        "cannot load the model"))
+    # the model as the close replayed it, in the sandbox, on the same judged inputs
+    model = outcomes.get(model_key(target))
+    out.append(figures.Source.array("published model", "model", "model",
+                                    None if model is None else model.labels,
+                                    "cannot load the model" if model is None
+                                    else model.error or ""))
     for solver in cp.solvers:
         o = outcomes.get(source_key(target, solver, target))
         why = opened.missing.get((solver, target), "not revealed") if o is None \
